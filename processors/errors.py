@@ -1,0 +1,47 @@
+"""The one exception tree of Outcome Pulse.
+
+    PulseError                      root: every error the project raises on purpose
+    ├── ConfigError                 a settings value, mapping file or contract file is wrong
+    ├── InvalidRecord               one input record cannot become a valid event (dead-lettered)
+    ├── StackError                  the local stack cannot be installed, started or reached
+    ├── BrokerError                 Kafka is unreachable or refused a request (from aiokafka/kafka)
+    └── SinkError                   the database is unreachable or refused a write (from psycopg)
+
+Adapters translate third-party exceptions into these at the edge, so callers (the CLI, the
+worker) only need to know this tree.
+"""
+
+from __future__ import annotations
+
+
+class PulseError(Exception):
+    """Root of every error Outcome Pulse raises on purpose."""
+
+
+class ConfigError(PulseError):
+    """A settings value, mapping file or contract file is wrong; the message names it."""
+
+
+class InvalidRecord(PulseError):
+    """One input record cannot become a valid event.
+
+    ``reason`` is a short, stable, low-cardinality code (used as a metric label and in the
+    dead-letter record); ``detail`` is the human explanation naming the bad field or value.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class StackError(PulseError):
+    """The local stack cannot be installed, started or reached."""
+
+
+class BrokerError(PulseError):
+    """Kafka is unreachable or refused a request."""
+
+
+class SinkError(PulseError):
+    """The database is unreachable or refused a write."""

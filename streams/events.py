@@ -1,0 +1,254 @@
+"""Events on the wire: CloudEvents 1.0-shaped JSON, validated by pydantic v2.
+
+    {"specversion": "1.0", "id": "...", "source": "bpic2013-volvo",
+     "type": "pulse.incident.resolved", "time": "2012-05-02T10:00:00Z",
+     "subject": "<item id>", "sequence": 42,
+     "data": {"state": "Completed-Resolved", "priority": "Medium", "assignee": "...",
+              "attributes": {"product": "PROD582"}}}
+
+``type`` is ``pulse.<kind>.<lifecycle>`` (see ``processors.lifecycle``); ``subject`` is the item id
+and the Kafka key; ``sequence`` (the CloudEvents sequence extension) orders events of one item that
+share a timestamp. ``decode_event`` turns bytes into an envelope or raises ``InvalidRecord`` with a
+stable reason code, which is what the dead-letter topic and the metrics carry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from processors.errors import InvalidRecord
+from processors.lifecycle import ItemEvent, ItemKind, Lifecycle, event_type, parse_event_type
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+AttrValue = Annotated[str, StringConstraints(max_length=1024)]
+
+EARLIEST_EVENT_TIME = datetime(1990, 1, 1, tzinfo=UTC)
+
+
+class WorkItemData(BaseModel):
+    """What an incident or ticket looks like after the event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    state: Text | None = None
+    priority: Text | None = None
+    assignee: Text | None = None
+    attributes: dict[Text, AttrValue] = Field(default_factory=dict, max_length=64)
+
+
+class OrderData(BaseModel):
+    """What an order looks like after the event; ``due_at`` is the promised delivery."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    state: Text | None = None
+    priority: Text | None = None
+    due_at: AwareDatetime | None = None
+    attributes: dict[Text, AttrValue] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("due_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+
+_REQUIRED: dict[Lifecycle, str] = {
+    Lifecycle.STATE_CHANGED: "state",
+    Lifecycle.PRIORITY_CHANGED: "priority",
+    Lifecycle.ASSIGNED: "assignee",
+}
+
+
+class EventEnvelope(BaseModel):
+    """A CloudEvents 1.0 envelope around one lifecycle event."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    specversion: Literal["1.0"]
+    id: Text
+    source: Text
+    type: str
+    time: AwareDatetime
+    subject: Text
+    datacontenttype: Literal["application/json"] = "application/json"
+    sequence: int = Field(0, ge=0)
+    data: WorkItemData | OrderData
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        parse_event_type(value)
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data_for_type(cls, data: Any, info: ValidationInfo) -> Any:
+        """Validate ``data`` against the model of the event's kind; errors name data.<field>."""
+        event_type_ = info.data.get("type")
+        if not isinstance(event_type_, str) or not isinstance(data, dict):
+            return data
+        model = OrderData if parse_event_type(event_type_)[0] is ItemKind.ORDER else WorkItemData
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise ValueError(f"{where}: {first.get('msg', 'invalid')}") from None
+
+    @model_validator(mode="after")
+    def _required_fields(self) -> EventEnvelope:
+        _, lifecycle = parse_event_type(self.type)
+        needed = _REQUIRED.get(lifecycle)
+        if needed and getattr(self.data, needed, None) is None:
+            raise ValueError(f"a {lifecycle.value} event needs data.{needed}")
+        return self
+
+    @property
+    def kind(self) -> ItemKind:
+        return parse_event_type(self.type)[0]
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return parse_event_type(self.type)[1]
+
+    def to_item_event(self) -> ItemEvent:
+        kind, lifecycle = parse_event_type(self.type)
+        data = self.data
+        return ItemEvent(
+            event_id=self.id,
+            source=self.source,
+            item_id=self.subject,
+            kind=kind,
+            lifecycle=lifecycle,
+            time=self.time,
+            state=data.state,
+            priority=data.priority,
+            assignee=getattr(data, "assignee", None),
+            due_at=getattr(data, "due_at", None),
+            attributes=dict(data.attributes),
+        )
+
+
+def build_envelope(
+    *,
+    event_id: str,
+    source: str,
+    kind: ItemKind,
+    lifecycle: Lifecycle,
+    time: datetime,
+    item_id: str,
+    sequence: int = 0,
+    **data: Any,
+) -> EventEnvelope:
+    """Build and validate an envelope from domain values (used by replay and tests)."""
+    return EventEnvelope.model_validate(
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": source,
+            "type": event_type(kind, lifecycle),
+            "time": time,
+            "subject": item_id,
+            "sequence": sequence,
+            "data": {k: v for k, v in data.items() if v is not None and v != {}},
+        }
+    )
+
+
+def encode_event(envelope: EventEnvelope) -> bytes:
+    return envelope.model_dump_json(exclude_none=True, exclude_defaults=False).encode()
+
+
+# -- decoding with reasons ---------------------------------------------------------------------
+
+_FIELD_REASONS = {
+    "time": "bad_timestamp",
+    "id": "missing_id",
+    "subject": "missing_id",
+    "type": "unknown_type",
+    "specversion": "not_cloudevents",
+    "source": "missing_source",
+    "data": "invalid_data",
+}
+
+
+def _reason_for(error: ValidationError) -> tuple[str, str]:
+    first = error.errors()[0]
+    loc = first.get("loc", ())
+    top = str(loc[0]) if loc else ""
+    reason = _FIELD_REASONS.get(top, "invalid_event")
+    where = ".".join(str(p) for p in loc) or "event"
+    detail = f"{where}: {first.get('msg', 'invalid')}"
+    if len(error.errors()) > 1:
+        detail += f" (and {len(error.errors()) - 1} more problem(s))"
+    return reason, detail
+
+
+class EventDecoder:
+    """Bytes → validated ``EventEnvelope``, or ``InvalidRecord`` naming what is wrong.
+
+    ``clock`` is injected so tests control what counts as "in the future".
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        *,
+        max_bytes: int = 64 * 1024,
+        earliest: datetime = EARLIEST_EVENT_TIME,
+        max_future_skew_seconds: float = 24 * 3600,
+    ) -> None:
+        self._clock = clock
+        self._max_bytes = max_bytes
+        self._earliest = earliest
+        self._skew = max_future_skew_seconds
+
+    def decode(self, raw: bytes | None) -> EventEnvelope:
+        if raw is None or len(raw) == 0:
+            raise InvalidRecord("empty", "the message has no value")
+        if len(raw) > self._max_bytes:
+            raise InvalidRecord(
+                "oversized", f"{len(raw)} bytes is over the {self._max_bytes}-byte limit"
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidRecord("not_utf8", f"byte {exc.start} is not UTF-8") from None
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord("malformed_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        except RecursionError:
+            raise InvalidRecord("malformed_json", "nesting too deep") from None
+        if not isinstance(obj, dict):
+            raise InvalidRecord("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+        try:
+            envelope = EventEnvelope.model_validate(obj)
+        except ValidationError as exc:
+            raise InvalidRecord(*_reason_for(exc)) from None
+        self._check_time(envelope.time)
+        return envelope
+
+    def _check_time(self, time: datetime) -> None:
+        if time < self._earliest:
+            raise InvalidRecord("too_old", f"time {time.isoformat()} is before {self._earliest.date()}")
+        now = self._clock()
+        if (time - now).total_seconds() > self._skew:
+            raise InvalidRecord("in_future", f"time {time.isoformat()} is after now ({now.isoformat()})")

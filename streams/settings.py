@@ -1,0 +1,69 @@
+"""The one settings object, built once at the wiring point (the CLI) and passed down.
+
+Every value can be set by an environment variable prefixed ``PULSE_`` (``PULSE_KAFKA_PORT=29092``)
+or in a ``.env`` file. Nothing else in the project reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class PulseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PULSE_", env_file=".env", frozen=True, extra="ignore")
+
+    # local stack ------------------------------------------------------------------------------
+    state_dir: Path = Field(REPO_ROOT / ".state" / "stack", description="PID files, logs and data")
+    cache_dir: Path = Field(Path.home() / ".cache" / "outcome-pulse", description="Kafka jars")
+    kafka_version: str = "3.9.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    pg_port: int = 15432
+    pg_database: str = "pulse"
+    pg_user: str = "postgres"
+
+    # Kafka ------------------------------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(None, description="host:port; default 127.0.0.1:kafka_port")
+    events_topic: str = "pulse.events"
+    dead_letter_topic: str = "pulse.deadletter"
+    partitions: int = Field(4, ge=1, le=256)
+    app_id: str = "outcome-pulse"
+    processing_guarantee: str = "at_least_once"
+
+    # database ---------------------------------------------------------------------------------
+    database_url: str | None = Field(None, description="libpq URL; default the local stack's")
+    sink_batch_size: int = Field(2000, ge=1)
+    sink_batch_seconds: float = Field(0.5, gt=0)
+
+    # worker -----------------------------------------------------------------------------------
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    worker_web_port: int = 6066
+    max_event_bytes: int = Field(64 * 1024, ge=1024)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def dsn(self) -> str:
+        return self.database_url or (
+            f"postgresql://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_database}"
+        )
+
+    def stack_env(self) -> dict[str, str]:
+        """The variables the deploy/local scripts read."""
+        return {
+            "PULSE_STATE_DIR": str(self.state_dir),
+            "PULSE_CACHE_DIR": str(self.cache_dir),
+            "PULSE_KAFKA_VERSION": self.kafka_version,
+            "PULSE_KAFKA_PORT": str(self.kafka_port),
+            "PULSE_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "PULSE_PG_PORT": str(self.pg_port),
+            "PULSE_PG_DATABASE": self.pg_database,
+        }
