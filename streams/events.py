@@ -34,8 +34,12 @@ from pydantic import (
 from processors.errors import InvalidRecord
 from processors.lifecycle import ItemEvent, ItemKind, Lifecycle, event_type, parse_event_type
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
-AttrValue = Annotated[str, StringConstraints(max_length=1024)]
+# No NUL characters anywhere: PostgreSQL text cannot store them, so they are rejected here.
+_NO_NUL = r"^[^\x00]*$"
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True, pattern=_NO_NUL)
+]
+AttrValue = Annotated[str, StringConstraints(max_length=1024, pattern=_NO_NUL)]
 
 EARLIEST_EVENT_TIME = datetime(1990, 1, 1, tzinfo=UTC)
 

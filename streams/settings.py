@@ -27,6 +27,8 @@ class PulseSettings(BaseSettings):
     pg_database: str = "pulse"
     pg_user: str = "postgres"
 
+    data_dir: Path = Field(REPO_ROOT.parent / "shared" / "data", description="the real event logs")
+
     # Kafka ------------------------------------------------------------------------------------
     kafka_bootstrap: str | None = Field(None, description="host:port; default 127.0.0.1:kafka_port")
     events_topic: str = "pulse.events"

@@ -1,0 +1,1 @@
+"""Where results leave the pipeline: PostgreSQL/TimescaleDB, Prometheus, Alertmanager, Grafana."""

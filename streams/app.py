@@ -1,0 +1,172 @@
+"""The faust application: the events topic, the changelog-backed item table, and the agent.
+
+Delivery is at-least-once with idempotent state and sinks (see README, "Exactness"):
+``take_events`` hands the agent a batch and acknowledges its records only after the agent's
+body (fold + database flush) returns, and faust flushes the producer (table changelog, dead
+letters) before it commits offsets. A crash anywhere re-delivers records whose effects are
+either absent or identical, and re-applying them changes nothing.
+
+Agent concurrency stays 1 (faust issue #606: concurrency > 1 can commit past an in-flight
+event); scale with partitions and workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+from faust.types import TP
+
+import streams.codecs  # noqa: F401  (registers the item-state codec)
+from sinks.metrics import PipelineMetrics
+from streams.codecs import ITEM_STATE_CODEC
+from streams.deadletter import DeadLetter
+from streams.events import EventDecoder
+from streams.ingest import BatchHandler, EventSink, Record
+from streams.settings import PulseSettings
+from streams.topics import ITEM_TABLE
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def as_current_event(event: Any) -> Iterator[None]:
+    """Make ``event`` faust's current event, so a table write goes to *its* partition.
+
+    A ``take_events`` batch mixes partitions, and faust picks the changelog partition of a
+    table write from the current event (``Table.partition_for_key``).
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def create_app(
+    settings: PulseSettings,
+    *,
+    sink: EventSink,
+    metrics: PipelineMetrics,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        producer_acks=-1,
+        broker_commit_every=10_000,
+        broker_commit_interval=1.0,
+        stream_wait_empty=True,
+    )
+    events_topic = app.topic(
+        settings.events_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    dead_letter_topic = app.topic(
+        settings.dead_letter_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    items = app.Table(
+        ITEM_TABLE,
+        default=None,
+        partitions=settings.partitions,
+        key_serializer="raw",
+        value_serializer=ITEM_STATE_CODEC,
+    )
+
+    async def send_dead_letter(letter: DeadLetter) -> Any:
+        log.warning("dead letter (%s): %s at %s", letter.reason, letter.detail, letter.origin)
+        fut = await dead_letter_topic.send(
+            key=letter.key(), value=letter.encode(clock()), headers=letter.headers()
+        )
+        return await fut
+
+    handler = BatchHandler(
+        decoder=EventDecoder(clock, max_bytes=settings.max_event_bytes),
+        items=_StrKeyTable(items),
+        sink=sink,
+        send_dead_letter=send_dead_letter,
+        metrics=metrics,
+        clock=clock,
+    )
+
+    @app.agent(events_topic, concurrency=1)
+    async def ingest(stream: faust.StreamT) -> None:  # type: ignore[type-arg]
+        async for batch in stream.take_events(
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            pairs = [(_record(event), event) for event in batch]
+            await handler.handle(pairs, as_current_event)
+            _report_lag(app, metrics, pairs)
+
+    return app
+
+
+class _StrKeyTable:
+    """The item table seen with str keys (faust stores raw bytes keys)."""
+
+    def __init__(self, table: faust.Table) -> None:  # type: ignore[type-arg]
+        self._table = table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._table.get(key.encode(), default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._table[key.encode()]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._table[key.encode()] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._table[key.encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k.decode() for k in self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def _record(event: Any) -> Record:
+    message = event.message
+    return Record(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp=message.timestamp,
+    )
+
+
+def _report_lag(app: faust.App, metrics: PipelineMetrics, pairs: list[tuple[Record, Any]]) -> None:
+    last: dict[int, Record] = {}
+    for record, _ in pairs:
+        last[record.partition] = record
+    for partition, record in last.items():
+        try:
+            highwater = app.consumer.highwater(TP(record.topic, partition))
+        except Exception:  # the consumer may be rebalancing; lag is best effort
+            continue
+        if highwater is not None:
+            metrics.consumer_lag.labels(partition=str(partition)).set(
+                max(0, highwater - record.offset - 1)
+            )

@@ -1,0 +1,143 @@
+"""One batch of Kafka records in, one database flush out.
+
+For each record: decode and validate it (``streams.events``); an invalid one becomes a dead
+letter with its reason and topic/partition/offset; a valid one is folded into its item's state
+(``processors.item_state``, idempotent, so a redelivered record changes nothing). Then the whole
+batch is written to the database in one flush. The caller (the faust agent) acknowledges the
+records only after ``handle`` returns, so offsets are never committed past unwritten rows.
+
+This module does not import faust: the table is any ``MutableMapping`` and the dead-letter
+producer any async callable, so the logic is unit-tested without a broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from processors.errors import InvalidRecord
+from processors.item_state import ItemState, apply_event, state_row
+from sinks.metrics import PipelineMetrics
+from streams.deadletter import DeadLetter
+from streams.events import EventDecoder, EventEnvelope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the handler needs from one Kafka record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float  # seconds since the epoch, as set by the producer
+
+
+class EventSink(Protocol):
+    async def write(self, events: Sequence[EventEnvelope], states: Sequence[dict[str, Any]]) -> Any: ...
+
+
+SendDeadLetter = Callable[[DeadLetter], Awaitable[Any]]
+# Context in which a table write belongs to a given record (faust needs its partition).
+RecordContext = Callable[[Any], AbstractContextManager[Any]]
+
+
+class BatchHandler:
+    def __init__(
+        self,
+        *,
+        decoder: EventDecoder,
+        items: MutableMapping[str, ItemState],
+        sink: EventSink,
+        send_dead_letter: SendDeadLetter,
+        metrics: PipelineMetrics,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._decoder = decoder
+        self._items = items
+        self._sink = sink
+        self._send_dead_letter = send_dead_letter
+        self._metrics = metrics
+        self._clock = clock
+
+    async def handle(
+        self,
+        batch: Iterable[tuple[Record, Any]],
+        in_context: RecordContext,
+    ) -> tuple[int, int]:
+        """Process ``(record, handle)`` pairs; ``in_context(handle)`` scopes table writes.
+
+        Returns (events accepted, dead letters).
+        """
+        accepted: list[EventEnvelope] = []
+        touched: dict[str, ItemState] = {}
+        pending_dead: list[Awaitable[Any]] = []
+        dead_reasons: list[str] = []
+        produced_at: list[float] = []
+        for record, handle in batch:
+            try:
+                envelope = self._valid_event(record)
+            except InvalidRecord as bad:
+                pending_dead.append(self._send_dead_letter(_dead_letter(record, bad)))
+                dead_reasons.append(bad.reason)
+                continue
+            item_id = envelope.subject
+            before = touched.get(item_id) or self._items.get(item_id)
+            after = apply_event(before, envelope.to_item_event(), envelope.sequence)
+            if after is not before:
+                with in_context(handle):
+                    self._items[item_id] = after
+            touched[item_id] = after
+            accepted.append(envelope)
+            produced_at.append(record.timestamp)
+        if pending_dead:
+            await asyncio.gather(*pending_dead)
+        if accepted:
+            started = time.perf_counter()
+            await self._sink.write(accepted, [state_row(s) for s in touched.values()])
+            self._metrics.flush_seconds.observe(time.perf_counter() - started)
+            self._metrics.batch_rows.observe(len(accepted))
+        self._count(accepted, dead_reasons, produced_at)
+        return len(accepted), len(dead_reasons)
+
+    def _valid_event(self, record: Record) -> EventEnvelope:
+        envelope = self._decoder.decode(record.value)
+        key = record.key.decode("utf-8", "replace") if record.key is not None else None
+        if key != envelope.subject:
+            raise InvalidRecord(
+                "wrong_key",
+                f"the Kafka key {key!r} is not the event's subject {envelope.subject!r}; events "
+                "must be keyed by item id so that all events of an item share a partition",
+            )
+        return envelope
+
+    def _count(
+        self, accepted: list[EventEnvelope], dead_reasons: list[str], produced_at: list[float]
+    ) -> None:
+        for event_type, n in Counter(e.type for e in accepted).items():
+            self._metrics.events.labels(type=event_type).inc(n)
+        for reason, n in Counter(dead_reasons).items():
+            self._metrics.dead_letters.labels(reason=reason).inc(n)
+        now = self._clock().timestamp()
+        for timestamp in produced_at:
+            self._metrics.processing_latency.observe(max(0.0, now - timestamp))
+        self._metrics.items_tracked.set(len(self._items))
+
+
+def _dead_letter(record: Record, bad: InvalidRecord) -> DeadLetter:
+    return DeadLetter(
+        reason=bad.reason,
+        detail=bad.detail,
+        origin={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        original=record.value,
+    )

@@ -1,0 +1,42 @@
+"""Shared fixtures. Integration and e2e tests use the real stack that scripts/test.sh starts
+(deploy/local/stack.sh with the PULSE_* ports and state directory it exports); they fail, never
+skip, when it is not there."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from streams.settings import PulseSettings
+
+
+@pytest.fixture(scope="session")
+def settings() -> PulseSettings:
+    return PulseSettings()
+
+
+def _reachable(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(settings: PulseSettings) -> str:
+    if not _reachable(settings.pg_port):
+        pytest.fail(
+            f"PostgreSQL is not listening on 127.0.0.1:{settings.pg_port}; "
+            "start the stack with `pulse stack up` or run scripts/test.sh"
+        )
+    return settings.dsn
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(settings: PulseSettings) -> str:
+    if not _reachable(settings.kafka_port):
+        pytest.fail(
+            f"Kafka is not listening on 127.0.0.1:{settings.kafka_port}; "
+            "start the stack with `pulse stack up` or run scripts/test.sh"
+        )
+    return settings.bootstrap
