@@ -22,7 +22,9 @@ class PipelineMetrics:
             "pulse_events", "Valid events processed, by CloudEvents type.", ["type"], registry=r
         )
         self.dead_letters = Counter(
-            "pulse_dead_letters", "Records sent to the dead-letter topic, by reason.", ["reason"],
+            "pulse_dead_letters",
+            "Records sent to the dead-letter topic, by reason.",
+            ["reason"],
             registry=r,
         )
         self.processing_latency = Histogram(

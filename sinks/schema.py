@@ -1,0 +1,240 @@
+"""The database schema: versioned migrations, TimescaleDB when present, plain PostgreSQL otherwise.
+
+``migrate(dsn)`` brings a database to ``SCHEMA_VERSION`` and is idempotent: a second run finds
+every version recorded in ``pulse_schema_version`` and changes nothing (``actions == []``). All of
+it runs in one transaction under an advisory lock, so concurrent starts of several workers apply
+each migration once, and a failure leaves the database as it was.
+
+Whether to use TimescaleDB is decided once, by the first migration: the extension is used when
+``pg_available_extensions`` lists it (pass ``timescaledb=False`` to opt out, ``True`` to insist).
+The choice is recorded with each version and later runs follow it, because the layout of
+``pulse_events`` (hypertable or native range partitions) cannot change under existing data.
+
+Retention is off by default: contract evidence may have to be kept for years. With TimescaleDB,
+``retention=timedelta(...)`` installs a policy dropping chunks older than that (by event time),
+and ``retention=None`` removes one. On plain PostgreSQL old months are removed by detaching and
+dropping their partitions (``pulse_events_yYYYYmMM``), so a retention setting is refused there
+rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib import resources
+
+import psycopg
+
+from processors.errors import ConfigError
+from sinks.pgerrors import translate
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_LOCK = 0x70756C7365_01  # "pulse" + 1: serialises concurrent migrate() calls
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema version: SQL files under ``sinks/sql`` for each flavour of database."""
+
+    version: int
+    description: str
+    plain: tuple[str, ...]
+    timescale: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "lifecycle events (pulse_events) and current item states (pulse_item_states)",
+        plain=(
+            "v1_events.sql",
+            "v1_events_partitioned.sql",
+            "v1_item_states.sql",
+            "v1_comments.sql",
+        ),
+        timescale=(
+            "v1_events.sql",
+            "v1_events_hypertable.sql",
+            "v1_item_states.sql",
+            "v1_comments.sql",
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    """What ``migrate`` found and did; ``actions`` is empty when nothing changed."""
+
+    timescaledb: bool
+    version: int
+    actions: list[str] = field(default_factory=list)
+
+
+def sql_file(name: str) -> str:
+    """The text of ``sinks/sql/<name>`` (shipped as package data)."""
+    return resources.files("sinks").joinpath("sql", name).read_text(encoding="utf-8")
+
+
+def _statement(name: str, timescaledb: bool) -> str:
+    text = sql_file(name)
+    partitioning = "" if timescaledb else "PARTITION BY RANGE (event_time)"
+    return text.replace("/*partitioning*/", partitioning)
+
+
+class _Step:
+    """Remembers the step in progress, so a failure can say what was being done."""
+
+    def __init__(self) -> None:
+        self.doing = "connecting"
+
+    def __call__(self, doing: str) -> None:
+        self.doing = doing
+
+
+def migrate(
+    dsn: str,
+    *,
+    timescaledb: bool | None = None,
+    retention: timedelta | None = None,
+    connect_timeout: float = 10,
+) -> SchemaReport:
+    """Bring the database at ``dsn`` to ``SCHEMA_VERSION``; see the module doc.
+
+    Raises ``ConfigError`` for a setting the database cannot honour and ``SinkError`` (naming the
+    step) when PostgreSQL refuses.
+    """
+    step = _Step()
+    actions: list[str] = []
+    try:
+        with (
+            psycopg.connect(dsn, autocommit=True, connect_timeout=round(connect_timeout)) as conn,
+            conn.transaction(),
+        ):
+            step("waiting for the migration lock")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            step("reading pulse_schema_version")
+            current, recorded = _recorded(conn, actions)
+            if recorded is None:
+                step("detecting the timescaledb extension")
+                use_ts = _choose_timescaledb(conn, timescaledb, actions)
+            else:
+                use_ts = _follow_recorded(recorded, timescaledb)
+            if retention is not None and not use_ts:
+                raise ConfigError(
+                    f"retention={retention} needs TimescaleDB; on plain PostgreSQL drop old "
+                    "monthly partitions (pulse_events_yYYYYmMM) instead"
+                )
+            for migration in MIGRATIONS:
+                if migration.version > current:
+                    _apply(conn, migration, use_ts, step, actions)
+            if use_ts:
+                step("reconciling the retention policy")
+                _reconcile_retention(conn, retention, actions)
+    except psycopg.Error as exc:
+        raise translate(exc, f"migrating the schema ({step.doing})") from exc
+    for action in actions:
+        log.info("schema: %s", action)
+    return SchemaReport(timescaledb=use_ts, version=SCHEMA_VERSION, actions=actions)
+
+
+def _recorded(conn: psycopg.Connection, actions: list[str]) -> tuple[int, bool | None]:
+    """(applied version, timescaledb flag recorded with it); creates the version table if new."""
+    exists = conn.execute("SELECT to_regclass('pulse_schema_version') IS NOT NULL").fetchone()
+    if not (exists and exists[0]):
+        conn.execute(sql_file("schema_version.sql"))
+        actions.append("created table pulse_schema_version")
+        return 0, None
+    row = conn.execute(
+        "SELECT coalesce(max(version), 0), bool_or(timescaledb) FROM pulse_schema_version"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
+
+
+def _choose_timescaledb(
+    conn: psycopg.Connection, requested: bool | None, actions: list[str]
+) -> bool:
+    row = conn.execute(
+        "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"
+    ).fetchone()
+    available, installed = row is not None, row is not None and row[0] is not None
+    if requested is False:
+        return False
+    if not available:
+        if requested:
+            raise ConfigError(
+                "timescaledb=True but the server does not offer the timescaledb extension "
+                "(not in pg_available_extensions)"
+            )
+        return False
+    if not installed:
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        except psycopg.Error as exc:
+            raise ConfigError(
+                "the timescaledb extension is available but CREATE EXTENSION failed "
+                f"({str(exc).strip()}); add it to shared_preload_libraries, or migrate with "
+                "timescaledb=False to use plain PostgreSQL partitioning"
+            ) from exc
+        actions.append("created extension timescaledb")
+    return True
+
+
+def _follow_recorded(recorded: bool, requested: bool | None) -> bool:
+    if requested is not None and requested != recorded:
+        built = "with" if recorded else "without"
+        raise ConfigError(
+            f"timescaledb={requested} but this database's schema was built {built} TimescaleDB; "
+            "the layout of pulse_events cannot change in place"
+        )
+    return recorded
+
+
+def _apply(
+    conn: psycopg.Connection,
+    migration: Migration,
+    timescaledb: bool,
+    step: _Step,
+    actions: list[str],
+) -> None:
+    files = migration.timescale if timescaledb else migration.plain
+    for name in files:
+        step(f"applying version {migration.version}, {name}")
+        conn.execute(_statement(name, timescaledb))
+    conn.execute(
+        "INSERT INTO pulse_schema_version (version, description, timescaledb) VALUES (%s, %s, %s)",
+        [migration.version, migration.description, timescaledb],
+    )
+    layout = "hypertable, 1-month chunks" if timescaledb else "monthly range partitions"
+    actions.append(f"applied version {migration.version}: {migration.description} ({layout})")
+
+
+_RETENTION_JOB = """
+    SELECT (config ->> 'drop_after')::interval
+    FROM timescaledb_information.jobs
+    WHERE proc_name = 'policy_retention' AND hypertable_name = 'pulse_events'
+"""
+
+
+def _reconcile_retention(
+    conn: psycopg.Connection, retention: timedelta | None, actions: list[str]
+) -> None:
+    """Make the retention policy of pulse_events match ``retention`` (None: no policy)."""
+    row = conn.execute(_RETENTION_JOB).fetchone()
+    current: timedelta | None = None if row is None else row[0]
+    if current == retention:
+        return
+    if current is not None:
+        conn.execute("SELECT remove_retention_policy('pulse_events', if_exists => TRUE)")
+        actions.append(f"removed retention policy (was {current})")
+    if retention is not None:
+        conn.execute(
+            "SELECT add_retention_policy('pulse_events', drop_after => %s::interval)",
+            [retention],
+        )
+        actions.append(f"added retention policy: drop chunks older than {retention}")

@@ -1,0 +1,159 @@
+"""The SQL the sinks run for every batch, and the column order the rows are built in.
+
+DDL lives in ``sinks/sql/*.sql`` (applied once by ``sinks.schema``); these statements run per
+write. Column lists are spelt once here so a row tuple, its COPY and its INSERT cannot drift
+apart.
+
+Both INSERTs read the staging table in primary-key order: concurrent writers touching the same
+rows then take their row locks in the same order (no deadlock between two workers during a
+rebalance), and events land roughly in time order, which keeps the BRIN index tight.
+"""
+
+from __future__ import annotations
+
+EVENT_COLUMNS = (
+    "event_id",
+    "event_time",
+    "source",
+    "item_id",
+    "item_kind",
+    "event_type",
+    "lifecycle",
+    "sequence",
+    "state",
+    "priority",
+    "assignee",
+    "due_at",
+    "attributes",
+)
+EVENT_TYPES = (
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int8",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "jsonb",
+)
+
+STATE_COLUMNS = (
+    "item_id",
+    "item_kind",
+    "source",
+    "status",
+    "state",
+    "priority",
+    "assignee",
+    "opened_at",
+    "resolved_at",
+    "closed_at",
+    "paused_since",
+    "due_at",
+    "last_event_at",
+    "event_count",
+    "attributes",
+)
+STATE_TYPES = (
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "int8",  # bigint: psycopg's binary int4 dumper wraps out-of-range values silently
+    "jsonb",
+)
+
+_EVENTS = ", ".join(EVENT_COLUMNS)
+_STATES = ", ".join(STATE_COLUMNS)
+
+# -- staging (once per connection; emptied by every COMMIT or ROLLBACK) -------------------------
+
+CREATE_EVENT_STAGING = """
+    CREATE TEMP TABLE IF NOT EXISTS pulse_events_staging
+        (LIKE pulse_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+"""
+CREATE_STATE_STAGING = """
+    CREATE TEMP TABLE IF NOT EXISTS pulse_item_states_staging
+        (LIKE pulse_item_states INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+"""
+COPY_EVENTS = f"COPY pg_temp.pulse_events_staging ({_EVENTS}) FROM STDIN (FORMAT BINARY)"
+COPY_STATES = f"COPY pg_temp.pulse_item_states_staging ({_STATES}) FROM STDIN (FORMAT BINARY)"
+
+# -- from staging into the real tables ----------------------------------------------------------
+
+INSERT_EVENTS = f"""
+    INSERT INTO pulse_events ({_EVENTS})
+    SELECT {_EVENTS}
+    FROM pg_temp.pulse_events_staging
+    ORDER BY event_time, event_id
+    ON CONFLICT (event_time, event_id) DO NOTHING
+"""
+
+# Monotonic: a row is only replaced by one that has folded in at least as many events, and only
+# when something differs, so replaying a batch rewrites nothing (no dead tuples, no WAL).
+_STATE_CONFLICT = """
+    ON CONFLICT (item_id) DO UPDATE SET
+        item_kind     = excluded.item_kind,
+        source        = excluded.source,
+        status        = excluded.status,
+        state         = excluded.state,
+        priority      = excluded.priority,
+        assignee      = excluded.assignee,
+        opened_at     = excluded.opened_at,
+        resolved_at   = excluded.resolved_at,
+        closed_at     = excluded.closed_at,
+        paused_since  = excluded.paused_since,
+        due_at        = excluded.due_at,
+        last_event_at = excluded.last_event_at,
+        event_count   = excluded.event_count,
+        attributes    = excluded.attributes
+    WHERE pulse_item_states.event_count <= excluded.event_count
+      AND (pulse_item_states.*) IS DISTINCT FROM (excluded.*)
+"""
+
+UPSERT_STATES = f"""
+    INSERT INTO pulse_item_states ({_STATES})
+    SELECT {_STATES}
+    FROM pg_temp.pulse_item_states_staging
+    ORDER BY item_id
+    {_STATE_CONFLICT}
+"""
+
+# -- one row at a time (the benchmark's baseline only) -----------------------------------------
+
+INSERT_EVENT_ROW = f"""
+    INSERT INTO pulse_events ({_EVENTS})
+    VALUES ({", ".join(["%s"] * len(EVENT_COLUMNS))})
+    ON CONFLICT (event_time, event_id) DO NOTHING
+"""
+UPSERT_STATE_ROW = f"""
+    INSERT INTO pulse_item_states ({_STATES})
+    VALUES ({", ".join(["%s"] * len(STATE_COLUMNS))})
+    {_STATE_CONFLICT}
+"""
+
+# -- checks and summaries ----------------------------------------------------------------------
+
+SCHEMA_STATUS = """
+    SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('pulse_events')),
+           to_regclass('pulse_schema_version') IS NOT NULL
+"""
+SCHEMA_VERSION = "SELECT coalesce(max(version), 0) FROM pulse_schema_version"
+COUNT_ROWS = """
+    SELECT (SELECT count(*) FROM pulse_events),
+           (SELECT count(*) FROM pulse_item_states)
+"""
