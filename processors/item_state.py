@@ -237,8 +237,16 @@ def state_from_dict(raw: dict[str, Any]) -> ItemState:
         first_seen=_stamp_in(raw["first_seen"]),
         last_seen=_stamp_in(raw["last_seen"]),
         applied=frozenset(raw["applied"]),
-        **{name: _opt_stamp_in(raw.get(name)) for name in _MARKERS},
-        **{name: _reg_in(raw.get(name)) for name in _REGISTERS},
+        created=_opt_stamp_in(raw.get("created")),
+        last_reactivated=_opt_stamp_in(raw.get("last_reactivated")),
+        last_resolved=_opt_stamp_in(raw.get("last_resolved")),
+        last_closed=_opt_stamp_in(raw.get("last_closed")),
+        status=_reg_in(raw.get("status")),
+        state=_reg_in(raw.get("state")),
+        priority=_reg_in(raw.get("priority")),
+        assignee=_reg_in(raw.get("assignee")),
+        due_at=_reg_in(raw.get("due_at")),
+        attributes=_reg_in(raw.get("attributes")),
     )
 
 

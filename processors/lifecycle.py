@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 
 class ItemKind(StrEnum):
@@ -74,6 +75,7 @@ def event_type(kind: ItemKind, lifecycle: Lifecycle) -> str:
     return f"{EVENT_TYPE_PREFIX}.{kind.value}.{lifecycle.value}"
 
 
+@lru_cache(maxsize=256)  # called three times per envelope validated; there are ~40 valid types
 def parse_event_type(value: str) -> tuple[ItemKind, Lifecycle]:
     """Split ``pulse.<kind>.<lifecycle>``; raise ValueError naming what is wrong."""
     parts = value.split(".")

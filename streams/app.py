@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.streams import _current_event
@@ -84,13 +84,13 @@ def create_app(
         value_serializer="raw",
         partitions=settings.partitions,
     )
-    items = app.Table(
-        ITEM_TABLE,
-        default=None,
-        partitions=settings.partitions,
-        key_serializer="raw",
-        value_serializer=ITEM_STATE_CODEC,
+    items = cast(
+        faust.Table,  # type: ignore[type-arg]
+        app.Table(ITEM_TABLE, default=None, partitions=settings.partitions, key_type=bytes),
     )
+    # faust derives the value codec from value_type; ours is a registered codec, not a model.
+    # The store and the changelog topic are created lazily, so both pick this up.
+    items.value_serializer = ITEM_STATE_CODEC
 
     async def send_dead_letter(letter: DeadLetter) -> Any:
         log.warning("dead letter (%s): %s at %s", letter.reason, letter.detail, letter.origin)
@@ -108,9 +108,15 @@ def create_app(
         clock=clock,
     )
 
+    @app.task  # type: ignore[untyped-decorator]
+    async def _size_changelog_buffer() -> None:
+        # faust's producer buffer warns above 100 pending sends; one batch sets up to
+        # sink_batch_size table keys, each a changelog send.
+        app.producer.buffer.max_messages = 2 * settings.sink_batch_size
+
     @app.agent(events_topic, concurrency=1)
     async def ingest(stream: faust.StreamT) -> None:  # type: ignore[type-arg]
-        async for batch in stream.take_events(
+        async for batch in stream.take_events(  # type: ignore[attr-defined]
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             pairs = [(_record(event), event) for event in batch]

@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,8 +19,15 @@ from rich.table import Table
 from processors.errors import PulseError
 from streams.settings import PulseSettings
 
-app = typer.Typer(help="Outcome Pulse: monitor outcome-based service contracts.", no_args_is_help=True)
-stack_app = typer.Typer(help="The local stack: Kafka and PostgreSQL on 127.0.0.1.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from streams.replay import ReplayReport
+
+app = typer.Typer(
+    help="Outcome Pulse: monitor outcome-based service contracts.", no_args_is_help=True
+)
+stack_app = typer.Typer(
+    help="The local stack: Kafka and PostgreSQL on 127.0.0.1.", no_args_is_help=True
+)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
@@ -91,7 +98,9 @@ def topics_create() -> None:
 
     settings = _settings()
     created = asyncio.run(ensure_topics(settings))
-    console.print(f"topics ready ({settings.partitions} partitions); created: {', '.join(created) or 'none'}")
+    console.print(
+        f"topics ready ({settings.partitions} partitions); created: {', '.join(created) or 'none'}"
+    )
 
 
 @db_app.command("migrate")
@@ -138,7 +147,9 @@ def _parse_speed(speed: str) -> float | None:
     try:
         value = float(speed.rstrip("x"))
     except ValueError:
-        raise typer.BadParameter(f"--speed takes 'max' or a number such as 60, not {speed!r}") from None
+        raise typer.BadParameter(
+            f"--speed takes 'max' or a number such as 60, not {speed!r}"
+        ) from None
     if value <= 0:
         raise typer.BadParameter("--speed must be positive")
     return value
@@ -146,8 +157,15 @@ def _parse_speed(speed: str) -> float | None:
 
 @app.command()
 def replay(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines export (.gz ok)")],
-    mapping: Annotated[str, typer.Option("--mapping", "-m", help="mapping YAML, or a built-in name: bpic2013, helpdesk, scms")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines export (.gz ok)")
+    ],
+    mapping: Annotated[
+        str,
+        typer.Option(
+            "--mapping", "-m", help="mapping YAML, or a built-in name: bpic2013, helpdesk, scms"
+        ),
+    ],
     speed: Annotated[str, typer.Option(help="'max', or N times real time for a live demo")] = "max",
     limit: Annotated[int | None, typer.Option(help="read at most this many records")] = None,
 ) -> None:
@@ -155,7 +173,9 @@ def replay(
     _replay(_settings(), file, mapping, _parse_speed(speed), limit)
 
 
-def _replay(settings: PulseSettings, file: Path, mapping_name: str, speed: float | None, limit: int | None):  # type: ignore[no-untyped-def]
+def _replay(
+    settings: PulseSettings, file: Path, mapping_name: str, speed: float | None, limit: int | None
+) -> ReplayReport:
     from streams.mapping import load_mapping
     from streams.replay import replay_file
     from streams.topics import ensure_topics
@@ -172,10 +192,18 @@ def _replay(settings: PulseSettings, file: Path, mapping_name: str, speed: float
 
         def on_produced(n: int) -> None:
             elapsed = time.monotonic() - started
-            progress.update(producing, completed=n, rate=f"{n / elapsed:,.0f} ev/s" if elapsed else "")
+            progress.update(
+                producing, completed=n, rate=f"{n / elapsed:,.0f} ev/s" if elapsed else ""
+            )
 
         report = replay_file(
-            settings, file, mapping, limit=limit, speed=speed, on_read=on_read, on_produced=on_produced
+            settings,
+            file,
+            mapping,
+            limit=limit,
+            speed=speed,
+            on_read=on_read,
+            on_produced=on_produced,
         )
         progress.update(reading, total=report.records_read, completed=report.records_read)
         progress.update(producing, total=report.events_produced)
@@ -195,8 +223,12 @@ def _replay(settings: PulseSettings, file: Path, mapping_name: str, speed: float
 
 @app.command()
 def demo(
-    dataset: Annotated[str, typer.Option(help="built-in data set: bpic2013, helpdesk or scms")] = "bpic2013",
-    timeout: Annotated[float, typer.Option(help="seconds to wait for the worker to catch up")] = 600,
+    dataset: Annotated[
+        str, typer.Option(help="built-in data set: bpic2013, helpdesk or scms")
+    ] = "bpic2013",
+    timeout: Annotated[
+        float, typer.Option(help="seconds to wait for the worker to catch up")
+    ] = 600,
 ) -> None:
     """Bring the stack up, start a worker, replay a real log, and show what arrived."""
     from sinks.queries import source_summary
@@ -206,13 +238,18 @@ def demo(
     from streams.topics import ensure_topics
 
     settings = _settings()
-    files = {"bpic2013": "bpic2013_volvo_incidents.csv.gz", "helpdesk": "helpdesk_tickets.csv.gz",
-             "scms": "scms_shipments.csv.gz"}
+    files = {
+        "bpic2013": "bpic2013_volvo_incidents.csv.gz",
+        "helpdesk": "helpdesk_tickets.csv.gz",
+        "scms": "scms_shipments.csv.gz",
+    }
     if dataset not in files:
         raise typer.BadParameter(f"unknown data set {dataset!r}; choose one of {', '.join(files)}")
     path = settings.data_dir / files[dataset]
     if not path.exists():
-        raise PulseError(f"{path} not found; set PULSE_DATA_DIR to the folder holding the real logs")
+        raise PulseError(
+            f"{path} not found; set PULSE_DATA_DIR to the folder holding the real logs"
+        )
     console.rule("1. local stack")
     if run_stack_script(settings, "up", "all"):
         raise typer.Exit(1)
@@ -232,7 +269,9 @@ def demo(
     _print_summary(settings, dataset, report, summary, before, elapsed)
 
 
-def _wait_for_rows(settings: PulseSettings, source: str, expected: int, timeout: float) -> dict[str, int]:
+def _wait_for_rows(
+    settings: PulseSettings, source: str, expected: int, timeout: float
+) -> dict[str, int]:
     from sinks.queries import source_summary
 
     deadline = time.monotonic() + timeout
@@ -270,8 +309,14 @@ def _print_summary(settings, dataset, report, summary, before, elapsed) -> None:
     table = Table(title=f"Outcome Pulse demo: {dataset}", show_header=False)
     table.add_row("records read", f"{report.records_read:,}")
     table.add_row("events produced to Kafka", f"{report.events_produced:,}")
-    table.add_row("events in the database", f"{summary['events']:,}" + (" (already there from an earlier run)" if before else ""))
-    table.add_row("dead letters (replay / worker)", f"{report.dead_letters:,} / {metrics.get('pulse_dead_letters_total', 0):,.0f}")
+    table.add_row(
+        "events in the database",
+        f"{summary['events']:,}" + (" (already there from an earlier run)" if before else ""),
+    )
+    table.add_row(
+        "dead letters (replay / worker)",
+        f"{report.dead_letters:,} / {metrics.get('pulse_dead_letters_total', 0):,.0f}",
+    )
     table.add_row("items", f"{summary['items']:,}")
     for key in sorted(k for k in summary if k.startswith("items_")):
         table.add_row(f"  {key[6:]}", f"{summary[key]:,}")
@@ -279,10 +324,16 @@ def _print_summary(settings, dataset, report, summary, before, elapsed) -> None:
     table.add_row("end-to-end throughput", f"{report.events_produced / elapsed:,.0f} events/s")
     console.print(table)
     console.print("Where to look next:")
-    console.print(f"  psql -h 127.0.0.1 -p {settings.pg_port} -U {settings.pg_user} {settings.pg_database} "
-                  "-c \"SELECT status, count(*) FROM pulse_item_states GROUP BY 1\"")
-    console.print(f"  curl -s http://{settings.metrics_host}:{settings.metrics_port}/metrics | grep ^pulse_")
-    console.print(f"  kcat -C -b {settings.bootstrap} -t {settings.dead_letter_topic} -e   (dead letters)")
+    console.print(
+        f"  psql -h 127.0.0.1 -p {settings.pg_port} -U {settings.pg_user} {settings.pg_database} "
+        '-c "SELECT status, count(*) FROM pulse_item_states GROUP BY 1"'
+    )
+    console.print(
+        f"  curl -s http://{settings.metrics_host}:{settings.metrics_port}/metrics | grep ^pulse_"
+    )
+    console.print(
+        f"  kcat -C -b {settings.bootstrap} -t {settings.dead_letter_topic} -e   (dead letters)"
+    )
     console.print("  pulse stack down   (stops the worker, Kafka and PostgreSQL)")
 
 

@@ -87,7 +87,7 @@ class EventEnvelope(BaseModel):
     time: AwareDatetime
     subject: Text
     datacontenttype: Literal["application/json"] = "application/json"
-    sequence: int = Field(0, ge=0)
+    sequence: int = Field(0, ge=0, le=2**63 - 1)
     data: WorkItemData | OrderData
 
     @field_validator("type")
@@ -238,11 +238,15 @@ class EventDecoder:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidRecord("malformed_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            raise InvalidRecord(
+                "malformed_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
         except RecursionError:
             raise InvalidRecord("malformed_json", "nesting too deep") from None
         if not isinstance(obj, dict):
-            raise InvalidRecord("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+            raise InvalidRecord(
+                "not_an_object", f"expected a JSON object, got {type(obj).__name__}"
+            )
         try:
             envelope = EventEnvelope.model_validate(obj)
         except ValidationError as exc:
@@ -252,7 +256,11 @@ class EventDecoder:
 
     def _check_time(self, time: datetime) -> None:
         if time < self._earliest:
-            raise InvalidRecord("too_old", f"time {time.isoformat()} is before {self._earliest.date()}")
+            raise InvalidRecord(
+                "too_old", f"time {time.isoformat()} is before {self._earliest.date()}"
+            )
         now = self._clock()
         if (time - now).total_seconds() > self._skew:
-            raise InvalidRecord("in_future", f"time {time.isoformat()} is after now ({now.isoformat()})")
+            raise InvalidRecord(
+                "in_future", f"time {time.isoformat()} is after now ({now.isoformat()})"
+            )

@@ -16,13 +16,13 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from processors.errors import InvalidRecord
+from processors.errors import InvalidRecord, SinkError
 from processors.item_state import ItemState, apply_event, state_row
 from sinks.metrics import PipelineMetrics
 from streams.deadletter import DeadLetter
@@ -43,8 +43,18 @@ class Record:
     timestamp: float  # seconds since the epoch, as set by the producer
 
 
+class ItemTable(Protocol):
+    """The part of a (faust) table the handler uses: item id -> ItemState."""
+
+    def get(self, key: str, default: None = None) -> ItemState | None: ...
+    def __setitem__(self, key: str, value: ItemState) -> None: ...
+    def __len__(self) -> int: ...
+
+
 class EventSink(Protocol):
-    async def write(self, events: Sequence[EventEnvelope], states: Sequence[dict[str, Any]]) -> Any: ...
+    async def write(
+        self, events: Sequence[EventEnvelope], states: Sequence[dict[str, Any]]
+    ) -> Any: ...
 
 
 SendDeadLetter = Callable[[DeadLetter], Awaitable[Any]]
@@ -57,7 +67,7 @@ class BatchHandler:
         self,
         *,
         decoder: EventDecoder,
-        items: MutableMapping[str, ItemState],
+        items: ItemTable,
         sink: EventSink,
         send_dead_letter: SendDeadLetter,
         metrics: PipelineMetrics,
@@ -80,6 +90,7 @@ class BatchHandler:
         Returns (events accepted, dead letters).
         """
         accepted: list[EventEnvelope] = []
+        sources: list[Record] = []
         touched: dict[str, ItemState] = {}
         pending_dead: list[Awaitable[Any]] = []
         dead_reasons: list[str] = []
@@ -99,16 +110,44 @@ class BatchHandler:
                     self._items[item_id] = after
             touched[item_id] = after
             accepted.append(envelope)
+            sources.append(record)
             produced_at.append(record.timestamp)
         if pending_dead:
             await asyncio.gather(*pending_dead)
         if accepted:
             started = time.perf_counter()
-            await self._sink.write(accepted, [state_row(s) for s in touched.values()])
+            try:
+                await self._sink.write(accepted, [state_row(s) for s in touched.values()])
+            except SinkError as rejected:
+                # Transient failures were already retried inside the sink: this batch holds a
+                # value the database refuses. Find it rather than crash-loop on the batch.
+                log.error("database rejected a batch (%s); writing it event by event", rejected)
+                kept = await self._write_one_by_one(accepted, sources, touched, dead_reasons)
+                accepted = [accepted[i] for i in kept]
+                produced_at = [produced_at[i] for i in kept]
             self._metrics.flush_seconds.observe(time.perf_counter() - started)
             self._metrics.batch_rows.observe(len(accepted))
         self._count(accepted, dead_reasons, produced_at)
         return len(accepted), len(dead_reasons)
+
+    async def _write_one_by_one(
+        self,
+        accepted: list[EventEnvelope],
+        sources: list[Record],
+        touched: dict[str, ItemState],
+        dead_reasons: list[str],
+    ) -> list[int]:
+        """Write each event with its item's state; dead-letter those the database refuses."""
+        kept: list[int] = []
+        for i, (envelope, record) in enumerate(zip(accepted, sources, strict=True)):
+            try:
+                await self._sink.write([envelope], [state_row(touched[envelope.subject])])
+                kept.append(i)
+            except SinkError as exc:
+                bad = InvalidRecord("rejected_by_database", str(exc))
+                await self._send_dead_letter(_dead_letter(record, bad))
+                dead_reasons.append(bad.reason)
+        return kept
 
     def _valid_event(self, record: Record) -> EventEnvelope:
         envelope = self._decoder.decode(record.value)

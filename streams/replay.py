@@ -70,7 +70,9 @@ async def produce(
     try:
         await producer.start()
     except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {settings.bootstrap} ({exc}); `pulse stack up`?") from None
+        raise BrokerError(
+            f"cannot reach Kafka at {settings.bootstrap} ({exc}); `pulse stack up`?"
+        ) from None
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:

@@ -15,7 +15,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class PulseSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PULSE_", env_file=".env", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PULSE_", env_file=".env", frozen=True, extra="ignore"
+    )
 
     # local stack ------------------------------------------------------------------------------
     state_dir: Path = Field(REPO_ROOT / ".state" / "stack", description="PID files, logs and data")
@@ -57,6 +59,14 @@ class PulseSettings(BaseSettings):
         return self.database_url or (
             f"postgresql://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_database}"
         )
+
+    def as_env(self) -> dict[str, str]:
+        """Every set value as PULSE_* variables, to hand this configuration to a child process."""
+        return {
+            f"PULSE_{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
 
     def stack_env(self) -> dict[str, str]:
         """The variables the deploy/local scripts read."""

@@ -71,6 +71,8 @@ async def ensure_topics(settings: PulseSettings) -> list[str]:
             )
         return [s.name for s in missing]
     except KafkaError as exc:
-        raise BrokerError(f"Kafka refused to create topics at {settings.bootstrap}: {exc}") from None
+        raise BrokerError(
+            f"Kafka refused to create topics at {settings.bootstrap}: {exc}"
+        ) from None
     finally:
         await admin.close()

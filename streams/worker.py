@@ -26,13 +26,14 @@ def run_worker(settings: PulseSettings, *, loglevel: str = "WARNING") -> None:
     sink = PostgresSink(settings.dsn)
     app = create_app(settings, sink=sink, metrics=metrics)
 
-    @app.on_shutdown.connect
-    async def _close_sink(app: faust.App, **kwargs: object) -> None:
-        await sink.close()
-
     log.warning(
         "worker %s consuming %s from %s; metrics on http://%s:%d/metrics",
-        settings.app_id, settings.events_topic, settings.bootstrap,
-        settings.metrics_host, settings.metrics_port,
+        settings.app_id,
+        settings.events_topic,
+        settings.bootstrap,
+        settings.metrics_host,
+        settings.metrics_port,
     )
-    faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
+    faust.Worker(
+        app, loglevel=loglevel, quiet=True, redirect_stdouts=False
+    ).execute_from_commandline()

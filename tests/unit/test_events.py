@@ -85,7 +85,9 @@ def test_bytes_that_are_not_events(raw: bytes, reason: str) -> None:
         ({"data": {"state": "s" * 300}}, "invalid_data", "state"),
     ],
 )
-def test_invalid_envelopes_name_the_problem(change: dict[str, object], reason: str, names: str) -> None:
+def test_invalid_envelopes_name_the_problem(
+    change: dict[str, object], reason: str, names: str
+) -> None:
     with pytest.raises(InvalidRecord) as bad:
         decode(good(**change))
     assert bad.value.reason == reason

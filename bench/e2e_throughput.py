@@ -1,0 +1,126 @@
+"""End-to-end throughput of one worker against a bare aiokafka consume-and-decode loop.
+
+    .venv/bin/python -m bench.e2e_throughput            (needs `pulse stack up`)
+
+Both run in the same process run, on the same broker, over the same topic holding the BPIC 2013
+replay (65,533 events):
+
+* pipeline: a `pulse worker` process, warmed up (group joined, schema ready), then the timed
+  replay; measured from the first event produced to the last row visible in PostgreSQL;
+* baseline: a plain AIOKafkaConsumer that reads the same topic from the start and json-decodes
+  each value: the ceiling any Kafka consumer in Python reaches on this machine.
+
+It prints both rates and pipeline/baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from processors.lifecycle import ItemKind, Lifecycle
+from sinks.queries import source_summary
+from streams.adapter import map_file
+from streams.events import build_envelope
+from streams.mapping import load_mapping
+from streams.replay import produce
+from streams.sandbox import Pipeline, isolated_pipeline
+from streams.settings import PulseSettings
+
+DATASETS = {"bpic2013": "bpic2013_volvo_incidents.csv.gz", "helpdesk": "helpdesk_tickets.csv.gz"}
+
+
+def warm_up(pipe: Pipeline) -> float:
+    """Start the worker and wait until one event has gone all the way through."""
+    started = time.monotonic()
+    pipe.start_worker()
+    ping = build_envelope(
+        event_id="bench-warm-up",
+        source="bench-warm-up",
+        kind=ItemKind.INCIDENT,
+        lifecycle=Lifecycle.CREATED,
+        time=datetime(2020, 1, 1, tzinfo=UTC),
+        item_id="warm-up",
+    )
+    asyncio.run(produce(pipe.settings, [ping], []))
+    pipe.wait_for(
+        lambda: source_summary(pipe.settings.dsn, "bench-warm-up")["events"] == 1,
+        timeout=300,
+        what="the warm-up event",
+    )
+    return time.monotonic() - started
+
+
+def timed_pipeline(pipe: Pipeline, dataset: str) -> tuple[int, float]:
+    settings = pipe.settings
+    mapping = load_mapping(dataset)
+    mapped = map_file(settings.data_dir / DATASETS[dataset], mapping)
+    expected = len({e.id for e in mapped.events})
+    started = time.monotonic()
+    asyncio.run(produce(settings, mapped.events, []))
+    pipe.wait_for(
+        lambda: source_summary(settings.dsn, mapping.source)["events"] >= expected,
+        timeout=1800,
+        what="every event in the database",
+    )
+    return expected, time.monotonic() - started
+
+
+async def bare_consume(settings: PulseSettings, expected: int) -> float:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(settings.events_topic, p) for p in range(settings.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen = 0
+        started = time.monotonic()
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for messages in batches.values():
+                for message in messages:
+                    json.loads(message.value)
+                    seen += 1
+        return time.monotonic() - started
+    finally:
+        await consumer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="bpic2013")
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+    with isolated_pipeline(PulseSettings(), partitions=args.partitions) as pipe:
+        warm = warm_up(pipe)
+        events, seconds = timed_pipeline(pipe, args.dataset)
+        baseline_seconds = asyncio.run(bare_consume(pipe.settings, events + 1))
+    pipeline_rate = events / seconds
+    baseline_rate = (events + 1) / baseline_seconds
+    print(
+        f"dataset                 {args.dataset} ({events:,} events, {args.partitions} partitions)"
+    )
+    print(f"worker warm-up          {warm:6.1f} s (not counted)")
+    print(
+        f"pipeline end-to-end     {pipeline_rate:10,.0f} events/s  "
+        f"({seconds:.2f} s, produce -> rows in PostgreSQL)"
+    )
+    print(
+        f"baseline consume+decode {baseline_rate:10,.0f} events/s  "
+        f"({baseline_seconds:.2f} s, bare aiokafka + json.loads)"
+    )
+    print(f"ratio pipeline/baseline {pipeline_rate / baseline_rate:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

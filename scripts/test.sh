@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what is missing (Debian packages, Kafka jars,
+# the Python environment), starts a private stack (Kafka + PostgreSQL on test ports, state under
+# .state/test), runs the static checks and every test, and stops exactly what it started.
+#
+#   scripts/test.sh                 everything (unit, integration, e2e)
+#   scripts/test.sh tests/unit      any pytest arguments narrow it
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+export PULSE_STATE_DIR="${PULSE_STATE_DIR:-$repo/.state/test}"
+export PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-39092}"
+export PULSE_KAFKA_CONTROLLER_PORT="${PULSE_KAFKA_CONTROLLER_PORT:-39093}"
+export PULSE_PG_PORT="${PULSE_PG_PORT:-35432}"
+export PULSE_METRICS_PORT="${PULSE_METRICS_PORT:-39464}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "system packages and Kafka jars"
+bash deploy/local/install.sh
+
+step "python environment (.venv)"
+bash scripts/venv.sh
+
+step "static checks: ruff, mypy, import-linter"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/lint-imports
+
+step "test stack on 127.0.0.1 (kafka :$PULSE_KAFKA_PORT, postgres :$PULSE_PG_PORT)"
+bash deploy/local/stack.sh up
+trap 'step "stopping the test stack"; bash deploy/local/stack.sh down || true' EXIT
+
+step "pytest"
+.venv/bin/pytest -p no:cacheprovider "$@"

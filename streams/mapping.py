@@ -1,0 +1,434 @@
+"""Record mappings: how a user's own export (ServiceNow, Jira, a spreadsheet) becomes events.
+
+A mapping is a small YAML file, so ingesting a new export needs no code. It names the columns
+that hold the item id, the time and the status, and says which status values are which lifecycle
+events. Two layouts cover the exports we meet:
+
+* ``long``: one row per status change (an audit log, an event log). ``timestamp`` and ``state``
+  name the columns; ``state.events`` maps each status value to a lifecycle event, and
+  ``first_event: created`` turns each item's earliest row into its ``created`` event, because
+  exports rarely carry an explicit "created" row.
+* ``wide``: one row per item, with a date column per milestone (an order list with "PO sent" and
+  "delivered" dates). Each filled-in ``milestones`` cell is one event; cells holding a declared
+  placeholder (``missing``) are absent, not errors.
+
+Built-in mappings for the three reference logs live in ``streams/mappings/<name>.yaml``.
+``load_mapping`` reads either; every problem raises ``ConfigError`` naming the file, the field
+path and what was expected.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from processors.errors import ConfigError
+from processors.lifecycle import LIFECYCLE_BY_KIND, ItemKind, Lifecycle
+from streams.sources import CsvDialect
+from streams.timestamps import carries_offset, check_format, check_timezone
+
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+
+# Event sequence numbers are ``line * MAX_MILESTONES + milestone index`` (see streams.adapter).
+MAX_MILESTONES = 16
+
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+AttributeName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+]
+SourceName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S+$")]
+# The lifecycle that opens an item of each kind; ``first_event`` must be that one.
+OPENING_LIFECYCLE = {
+    ItemKind.INCIDENT: Lifecycle.CREATED,
+    ItemKind.TICKET: Lifecycle.CREATED,
+    ItemKind.ORDER: Lifecycle.PLACED,
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvOptions(_Section):
+    """How the CSV file is written; the default encoding strips a UTF-8 byte-order mark."""
+
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1)
+    encoding: str = "utf-8-sig"
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError("expected a Python codec name such as utf-8-sig or cp1252") from None
+        return value
+
+    def dialect(self) -> CsvDialect:
+        return CsvDialect(self.delimiter, self.quotechar, self.encoding)
+
+
+class ColumnRef(_Section):
+    column: ColumnName
+
+
+class AssigneeColumn(ColumnRef):
+    """The assignee column; ``lifecycles`` limits it to some events (default: every event).
+
+    Some exports record who *acted* on every row (the help desk's auto-closer) but who the item
+    is *assigned to* only on assignment rows.
+    """
+
+    lifecycles: list[Lifecycle] | None = None
+
+
+class TimeColumn(_Section):
+    """A column of timestamps: ``format`` is iso8601 or a strptime pattern; ``timezone`` is the
+    IANA zone of values that carry no UTC offset (required when the format cannot carry one)."""
+
+    column: ColumnName
+    format: str = "iso8601"
+    timezone: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        return check_format(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            return check_timezone(value)
+        fmt = info.data.get("format")
+        if isinstance(fmt, str) and not carries_offset(fmt):
+            raise ValueError(
+                f"required because format {fmt!r} has no UTC offset (%z); "
+                "expected an IANA time zone name such as UTC or Europe/Rome"
+            )
+        return None
+
+
+class DueColumn(TimeColumn):
+    """The promised date of an order (becomes ``data.due_at``); placeholders mean no due date."""
+
+    missing: list[str] = Field(default_factory=list)
+
+
+class Milestone(TimeColumn):
+    """One date column of a wide row, and the lifecycle event its date means.
+
+    ``name`` becomes the event's ``data.state`` (default: the column name). A cell that is empty
+    or equal to one of ``missing`` is an absent milestone, counted but not an error.
+    """
+
+    lifecycle: Lifecycle
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    missing: list[str] = Field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return self.name or self.column
+
+
+class StateColumn(_Section):
+    """The status column of a long export and the lifecycle event of each of its values.
+
+    A value not in ``events`` becomes ``default``; with no default it is dead-lettered as
+    ``unknown_state``, so a status the mapping never heard of is seen, not guessed.
+    """
+
+    column: ColumnName
+    events: dict[str, Lifecycle] = Field(min_length=1)
+    default: Lifecycle | None = None
+
+    def lifecycle_of(self, value: str) -> Lifecycle | None:
+        return self.events.get(value, self.default)
+
+
+class RecordMapping(_Section):
+    """What every mapping has: where the id is, what kind of item, how the file is written."""
+
+    source: SourceName
+    item_kind: ItemKind
+    layout: Literal["long", "wide"]
+    format: Literal["csv", "jsonl"] | None = None
+    csv: CsvOptions = CsvOptions()
+    item_id: ColumnRef
+    priority: ColumnRef | None = None
+    assignee: AssigneeColumn | None = None
+    attributes: dict[AttributeName, ColumnName] = Field(default_factory=dict, max_length=64)
+
+    def emitted_lifecycles(self) -> dict[str, Lifecycle]:
+        """The lifecycles this mapping can put on an event, keyed by the field path naming it."""
+        return {}
+
+    def used_lifecycles(self) -> dict[str, Lifecycle]:
+        """Every lifecycle the mapping names, keyed by the field path that names it."""
+        found = self.emitted_lifecycles()
+        if self.assignee and self.assignee.lifecycles:
+            for i, lc in enumerate(self.assignee.lifecycles):
+                found[f"assignee.lifecycles[{i}]"] = lc
+        return found
+
+    def columns(self) -> dict[str, str]:
+        """Every column the mapping reads, keyed by the field path that names it."""
+        cols = {"item_id.column": self.item_id.column}
+        if self.priority:
+            cols["priority.column"] = self.priority.column
+        if self.assignee:
+            cols["assignee.column"] = self.assignee.column
+        cols.update({f"attributes.{name}": col for name, col in self.attributes.items()})
+        return cols
+
+    def assignee_on(self, lifecycle: Lifecycle) -> bool:
+        if self.assignee is None:
+            return False
+        return self.assignee.lifecycles is None or lifecycle in self.assignee.lifecycles
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecordMapping:
+        problems = self._problems()
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _problems(self) -> list[str]:
+        kind = self.item_kind
+        allowed = LIFECYCLE_BY_KIND[kind]
+        expected = ", ".join(sorted(lc.value for lc in allowed))
+        problems = [
+            f"{path}: {lc.value!r} is not {_a(kind.value)} lifecycle; expected one of: {expected}"
+            for path, lc in self.used_lifecycles().items()
+            if lc not in allowed
+        ]
+        if kind is ItemKind.ORDER and self.assignee is not None:
+            problems.append("assignee: orders have no assignee; remove it or use attributes")
+        for path, lc in self.emitted_lifecycles().items():
+            if lc is Lifecycle.ASSIGNED and not self.assignee_on(lc):
+                problems.append(f"{path}: an assigned event needs an assignee; set assignee.column")
+            if lc is Lifecycle.PRIORITY_CHANGED and self.priority is None:
+                problems.append(
+                    f"{path}: a priority_changed event needs a priority; set priority.column"
+                )
+        return problems
+
+
+class LongRecordMapping(RecordMapping):
+    """One row is one event (see the module doc)."""
+
+    layout: Literal["long"] = "long"
+    timestamp: TimeColumn
+    state: StateColumn
+    first_event: Lifecycle | None = None
+
+    def emitted_lifecycles(self) -> dict[str, Lifecycle]:
+        found = {_path(("state", "events", v)): lc for v, lc in self.state.events.items()}
+        if self.state.default is not None:
+            found["state.default"] = self.state.default
+        if self.first_event is not None:
+            found["first_event"] = self.first_event
+        return found
+
+    def columns(self) -> dict[str, str]:
+        cols = super().columns()
+        cols["timestamp.column"] = self.timestamp.column
+        cols["state.column"] = self.state.column
+        return cols
+
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
+        opening = OPENING_LIFECYCLE[self.item_kind]
+        if self.first_event is not None and self.first_event is not opening:
+            problems.append(
+                f"first_event: {_a(self.item_kind.value)}'s first event can only be "
+                f"{opening.value!r} (got {self.first_event.value!r})"
+            )
+        return problems
+
+
+class WideRecordMapping(RecordMapping):
+    """One row is several events, one per filled-in milestone (see the module doc)."""
+
+    layout: Literal["wide"]
+    milestones: list[Milestone] = Field(min_length=1, max_length=MAX_MILESTONES)
+    due: DueColumn | None = None
+
+    def emitted_lifecycles(self) -> dict[str, Lifecycle]:
+        return {f"milestones[{i}].lifecycle": m.lifecycle for i, m in enumerate(self.milestones)}
+
+    def columns(self) -> dict[str, str]:
+        cols = super().columns()
+        for i, milestone in enumerate(self.milestones):
+            cols[f"milestones[{i}].column"] = milestone.column
+        if self.due is not None:
+            cols["due.column"] = self.due.column
+        return cols
+
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
+        if self.due is not None and self.item_kind is not ItemKind.ORDER:
+            problems.append(f"due: only orders have a due date, not {_a(self.item_kind.value)}")
+        return problems
+
+
+_LAYOUTS: dict[str, type[RecordMapping]] = {
+    "long": LongRecordMapping,
+    "wide": WideRecordMapping,
+}
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def builtin_mappings() -> list[str]:
+    """Names of the mappings shipped in ``streams/mappings``."""
+    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))
+
+
+def load_mapping(name_or_path: str | Path) -> RecordMapping:
+    """Read a mapping from a YAML file, or a built-in one by name (``bpic2013``).
+
+    Raises ``ConfigError`` naming the file, the field path and what was expected.
+    """
+    path = _resolve(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"mapping {path}: cannot read it: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"mapping {path}: not valid YAML{_yaml_where(exc)}") from None
+    return mapping_from_dict(data, origin=str(path))
+
+
+def mapping_from_dict(data: Any, *, origin: str = "<mapping>") -> RecordMapping:
+    """Validate an already-parsed mapping; ``origin`` names it in error messages."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"mapping {origin}: expected a YAML mapping of keys (source, item_kind, ...), "
+            f"got {type(data).__name__}"
+        )
+    layout = data.get("layout", "long")
+    model = _LAYOUTS.get(layout) if isinstance(layout, str) else None
+    if model is None:
+        raise ConfigError(f"mapping {origin}: layout: expected 'long' or 'wide' (got {layout!r})")
+    try:
+        return model.model_validate({**data, "layout": layout})
+    except ValidationError as exc:
+        lines = [_describe(error, model) for error in exc.errors()]
+        raise ConfigError(f"mapping {origin} is invalid:\n  " + "\n  ".join(lines)) from None
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """`` at line 3, column 1: expected the node content, ...`` from a PyYAML error."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return f": {problem}"
+    return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    text = str(name_or_path)
+    looks_like_name = "/" not in text and "\\" not in text and path.suffix not in (".yaml", ".yml")
+    if looks_like_name:
+        builtin = MAPPINGS_DIR / f"{text}.yaml"
+        if builtin.is_file():
+            return builtin
+        available = ", ".join(builtin_mappings())
+        raise ConfigError(
+            f"mapping {text!r}: no such file and no built-in mapping of that name; "
+            f"available built-in mappings: {available} (or give the path of a YAML file)"
+        )
+    raise ConfigError(f"mapping {path}: no such file")
+
+
+# -- error messages ---------------------------------------------------------------------------
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def _describe(error: Any, model: type[BaseModel]) -> str:
+    """One pydantic error as ``field.path: what was expected (got ...)``."""
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type", "")
+    message = str(error.get("msg", "invalid"))
+    if kind == "extra_forbidden":
+        allowed = _keys_at(model, loc[:-1])
+        message = "unknown key" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+    elif kind == "missing":
+        message = "required, but missing"
+    else:
+        message = message.removeprefix("Value error, ").replace("Input should be ", "expected ")
+    if not loc:  # whole-mapping checks: one problem a line, each starting with its field path
+        return message.replace("\n", "\n  ")
+    value = error.get("input")
+    if kind not in ("missing", "extra_forbidden") and isinstance(value, str | int | float | bool):
+        message += f" (got {value!r})"
+    return f"{_path(loc)}: {message}"
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """``('state', 'events', 'Wait - User')`` -> ``state.events['Wait - User']``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).isidentifier():
+            out += ("." if out else "") + str(part)
+        else:
+            out += f"[{str(part)!r}]"
+    return out
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys a section accepts, found by walking the model's annotations along ``loc``."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any, part: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        return None if field is None else _strip_optional(field.annotation)
+    origin = get_origin(annotation)
+    if origin is list and isinstance(part, int):
+        return _strip_optional(get_args(annotation)[0])
+    if origin is dict:
+        return _strip_optional(get_args(annotation)[1])
+    return None
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation

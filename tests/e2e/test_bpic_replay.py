@@ -1,0 +1,56 @@
+"""The whole BPIC 2013 incident log through the real Kafka broker, a faust worker process and
+PostgreSQL: exact counts, then a second replay that must change nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from sinks.queries import source_summary, table_fingerprint
+from streams.lag import wait_caught_up
+from streams.mapping import load_mapping
+from streams.replay import replay_file
+from streams.sandbox import isolated_pipeline
+from tests.datasets import dataset
+
+pytestmark = pytest.mark.e2e
+
+BPIC_EVENTS = 65_533
+BPIC_INCIDENTS = 7_554
+
+
+def test_bpic_replay_is_exact_and_idempotent(settings) -> None:  # type: ignore[no-untyped-def]
+    mapping = load_mapping("bpic2013")
+    with isolated_pipeline(settings) as pipe:
+        pipe.start_worker()
+        report = replay_file(pipe.settings, dataset("bpic2013"), mapping)
+        assert (report.records_read, report.events_produced, report.dead_letters) == (
+            BPIC_EVENTS,
+            BPIC_EVENTS,
+            0,
+        )
+        summary = pipe.wait_for(
+            lambda: (
+                (s := source_summary(pipe.settings.dsn, mapping.source))["events"] >= BPIC_EVENTS
+                and s
+            ),
+            timeout=600,
+            what="all BPIC events in the database",
+        )
+        wait_caught_up(pipe.settings)
+        summary = source_summary(pipe.settings.dsn, mapping.source)
+        assert summary["events"] == BPIC_EVENTS
+        assert summary["items"] == BPIC_INCIDENTS
+        first = {
+            "events": table_fingerprint(pipe.settings.dsn, "pulse_events", "event_id"),
+            "items": table_fingerprint(pipe.settings.dsn, "pulse_item_states", "item_id"),
+        }
+
+        again = replay_file(pipe.settings, dataset("bpic2013"), mapping)
+        assert again.events_produced == BPIC_EVENTS
+        wait_caught_up(pipe.settings, timeout=600)
+        second = {
+            "events": table_fingerprint(pipe.settings.dsn, "pulse_events", "event_id"),
+            "items": table_fingerprint(pipe.settings.dsn, "pulse_item_states", "item_id"),
+        }
+        assert second == first
+        assert first["events"][0] == BPIC_EVENTS and first["items"][0] == BPIC_INCIDENTS

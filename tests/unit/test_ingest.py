@@ -1,0 +1,144 @@
+"""The batch handler with in-memory stand-ins for the table, the sink and the dead-letter topic.
+
+These are unit tests of our own logic (decode, fold, dead-letter, one flush per batch); the
+real broker and database are exercised by tests/integration and tests/e2e.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from processors.lifecycle import ItemKind, Lifecycle
+from sinks.metrics import PipelineMetrics
+from streams.deadletter import DeadLetter
+from streams.events import EventDecoder, build_envelope, encode_event
+from streams.ingest import BatchHandler, Record
+
+NOW = datetime(2026, 11, 21, tzinfo=UTC)
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.flushes: list[tuple[list[Any], list[dict[str, Any]]]] = []
+
+    async def write(self, events: Any, states: Any) -> None:
+        self.flushes.append((list(events), list(states)))
+
+
+def event_bytes(n: int, item: str, lifecycle: Lifecycle, **data: Any) -> bytes:
+    return encode_event(
+        build_envelope(
+            event_id=f"e{n}",
+            source="unit",
+            kind=ItemKind.INCIDENT,
+            lifecycle=lifecycle,
+            time=datetime(2012, 1, 1, 10, n, tzinfo=UTC),
+            item_id=item,
+            sequence=n,
+            **data,
+        )
+    )
+
+
+def record(offset: int, key: bytes | None, value: bytes | None) -> Record:
+    return Record("events", 0, offset, key, value, NOW.timestamp() - 2)
+
+
+def handler() -> tuple[BatchHandler, dict[str, Any], MemorySink, list[DeadLetter], PipelineMetrics]:
+    items: dict[str, Any] = {}
+    sink = MemorySink()
+    letters: list[DeadLetter] = []
+    metrics = PipelineMetrics()
+
+    async def send(letter: DeadLetter) -> None:
+        letters.append(letter)
+
+    h = BatchHandler(
+        decoder=EventDecoder(lambda: NOW),
+        items=items,
+        sink=sink,
+        send_dead_letter=send,
+        metrics=metrics,
+        clock=lambda: NOW,
+    )
+    return h, items, sink, letters, metrics
+
+
+def run(h: BatchHandler, records: list[Record]) -> tuple[int, int]:
+    return asyncio.run(h.handle([(r, r) for r in records], lambda _: contextlib.nullcontext()))
+
+
+def test_good_and_bad_records_in_one_batch() -> None:
+    h, items, sink, letters, metrics = handler()
+    records = [
+        record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED, priority="High")),
+        record(1, b"A", b"{not json"),
+        record(2, b"B", event_bytes(2, "B", Lifecycle.CREATED)),
+        record(3, b"X", event_bytes(3, "A", Lifecycle.RESOLVED)),  # keyed by the wrong item
+        record(4, b"A", event_bytes(4, "A", Lifecycle.RESOLVED)),
+    ]
+    assert run(h, records) == (3, 2)
+    assert [d.reason for d in letters] == ["malformed_json", "wrong_key"]
+    assert letters[0].origin == {"topic": "events", "partition": 0, "offset": 1}
+    assert letters[0].original == b"{not json"
+    assert len(sink.flushes) == 1
+    events, states = sink.flushes[0]
+    assert [e.id for e in events] == ["e1", "e2", "e4"]
+    by_item = {s["item_id"]: s for s in states}
+    assert by_item["A"]["status"] == "resolved" and by_item["A"]["event_count"] == 2
+    assert set(items) == {"A", "B"}
+    text = metrics.exposition().decode()
+    assert 'pulse_dead_letters_total{reason="malformed_json"} 1.0' in text
+    assert 'pulse_events_total{type="pulse.incident.created"} 2.0' in text
+
+
+def test_redelivered_batch_writes_the_same_rows_and_keeps_state() -> None:
+    h, items, sink, _, _ = handler()
+    batch = [
+        record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED)),
+        record(1, b"A", event_bytes(2, "A", Lifecycle.PAUSED, state="Wait - User")),
+    ]
+    run(h, batch)
+    state_after_first = items["A"]
+    run(h, batch)  # as after a crash before the offset commit
+    assert items["A"] is state_after_first
+    assert sink.flushes[0][1] == sink.flushes[1][1]
+    assert [e.id for e in sink.flushes[1][0]] == ["e1", "e2"]
+
+
+def test_batch_of_only_dead_letters_does_not_flush() -> None:
+    h, _, sink, letters, _ = handler()
+    assert run(h, [record(0, None, None), record(1, b"k", b"\xff")]) == (0, 2)
+    assert sink.flushes == [] and [d.reason for d in letters] == ["empty", "not_utf8"]
+
+
+class PickySink(MemorySink):
+    """Refuses any batch holding event 'e2', as a database refuses a value it cannot store."""
+
+    async def write(self, events: Any, states: Any) -> None:
+        from processors.errors import SinkError
+
+        if any(e.id == "e2" for e in events):
+            raise SinkError("value rejected by PostgreSQL (22021)")
+        await super().write(events, states)
+
+
+def test_a_batch_the_database_refuses_is_narrowed_to_the_bad_event() -> None:
+    h, _, _, letters, metrics = handler()
+    sink = PickySink()
+    h._sink = sink
+    records = [
+        record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED)),
+        record(1, b"B", event_bytes(2, "B", Lifecycle.CREATED)),
+        record(2, b"C", event_bytes(3, "C", Lifecycle.CREATED)),
+    ]
+    assert run(h, records) == (2, 1)
+    assert [e.id for flush in sink.flushes for e in flush[0]] == ["e1", "e3"]
+    assert [(d.reason, d.origin["offset"]) for d in letters] == [("rejected_by_database", 1)]
+    assert (
+        'pulse_dead_letters_total{reason="rejected_by_database"} 1.0'
+        in metrics.exposition().decode()
+    )
