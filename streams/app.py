@@ -13,6 +13,7 @@ event); scale with partitions and workers.
 from __future__ import annotations
 
 import logging
+import os
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from faust.streams import _current_event
 from faust.types import TP
 
 import streams.codecs  # noqa: F401  (registers the item-state codec)
+from processors.item_state import state_from_dict
 from sinks.metrics import PipelineMetrics
 from streams.codecs import ITEM_STATE_CODEC
 from streams.deadletter import DeadLetter
@@ -120,23 +122,33 @@ def create_app(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             pairs = [(_record(event), event) for event in batch]
-            await handler.handle(pairs, as_current_event)
+            try:
+                await handler.handle(pairs, as_current_event)
+            except Exception:
+                _stop_unacknowledged()
             _report_lag(app, metrics, pairs)
 
     return app
 
 
 class _StrKeyTable:
-    """The item table seen with str keys (faust stores raw bytes keys)."""
+    """The item table seen with str keys and ``ItemState`` values.
+
+    Keys are raw bytes in faust. Values written by this worker are ``ItemState`` objects; values
+    recovered from the changelog after a restart arrive JSON-decoded (faust's recovery does not
+    use the table's value codec), so they are converted here, on read.
+    """
 
     def __init__(self, table: faust.Table) -> None:  # type: ignore[type-arg]
         self._table = table
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._table.get(key.encode(), default)
+        value = self._table.get(key.encode(), default)
+        return state_from_dict(value) if isinstance(value, dict) else value
 
     def __getitem__(self, key: str) -> Any:
-        return self._table[key.encode()]
+        value = self._table[key.encode()]
+        return state_from_dict(value) if isinstance(value, dict) else value
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._table[key.encode()] = value
@@ -149,6 +161,18 @@ class _StrKeyTable:
 
     def __len__(self) -> int:
         return len(self._table)
+
+
+def _stop_unacknowledged() -> None:
+    """End the process on a bug or an outage the sink gave up on, without acknowledging.
+
+    Bad input never gets here (it is dead-lettered). Exiting is safe: nothing of this batch was
+    acknowledged, so a restarted worker re-processes it, and re-processing is idempotent. An
+    agent left crashed inside a live process would instead stop consuming without a sound.
+    """
+    log.critical("worker stopping: a batch failed and was not acknowledged", exc_info=True)
+    logging.shutdown()
+    os._exit(70)
 
 
 def _record(event: Any) -> Record:

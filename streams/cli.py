@@ -264,15 +264,16 @@ def demo(
     started = time.monotonic()
     report = _replay(settings, path, dataset, None, None)
     console.rule("4. waiting for the worker to write every event")
-    summary = _wait_for_rows(settings, source, report.events_produced, timeout)
+    summary = _wait_for_rows(settings, source, report.events_produced, timeout, proc.pid)
     elapsed = time.monotonic() - started
     _print_summary(settings, dataset, report, summary, before, elapsed)
 
 
 def _wait_for_rows(
-    settings: PulseSettings, source: str, expected: int, timeout: float
+    settings: PulseSettings, source: str, expected: int, timeout: float, worker_pid: int
 ) -> dict[str, int]:
     from sinks.queries import source_summary
+    from streams.processes import running_worker
 
     deadline = time.monotonic() + timeout
     with _progress() as progress:
@@ -282,6 +283,11 @@ def _wait_for_rows(
             progress.update(task, completed=summary["events"])
             if summary["events"] >= expected:
                 return summary
+            if running_worker(settings) != worker_pid:
+                raise PulseError(
+                    f"the worker (pid {worker_pid}) stopped after {summary['events']:,} of "
+                    f"{expected:,} events; see {settings.state_dir / 'logs' / 'worker.log'}"
+                )
             if time.monotonic() > deadline:
                 raise PulseError(
                     f"only {summary['events']:,} of {expected:,} events reached the database in "
