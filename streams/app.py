@@ -124,7 +124,7 @@ def create_app(
             pairs = [(_record(event), event) for event in batch]
             try:
                 await handler.handle(pairs, as_current_event)
-            except Exception:
+            except BaseException:  # also a cancellation in the middle of a database write
                 _stop_unacknowledged()
             _report_lag(app, metrics, pairs)
 
@@ -166,9 +166,11 @@ class _StrKeyTable:
 def _stop_unacknowledged() -> None:
     """End the process on a bug or an outage the sink gave up on, without acknowledging.
 
-    Bad input never gets here (it is dead-lettered). Exiting is safe: nothing of this batch was
-    acknowledged, so a restarted worker re-processes it, and re-processing is idempotent. An
-    agent left crashed inside a live process would instead stop consuming without a sound.
+    Bad input never gets here (it is dead-lettered). Exiting is the only safe move: when an
+    agent's body raises, faust closes the ``take_events`` generator, whose ``finally`` ACKS the
+    failed batch, and its supervisor restarts the agent, so the batch's offsets would be
+    committed with its rows never written (seen here before this guard). Exiting first leaves the
+    batch unacknowledged; a restarted worker re-processes it, and re-processing is idempotent.
     """
     log.critical("worker stopping: a batch failed and was not acknowledged", exc_info=True)
     logging.shutdown()
