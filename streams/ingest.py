@@ -92,6 +92,7 @@ class BatchHandler:
         accepted: list[EventEnvelope] = []
         sources: list[Record] = []
         touched: dict[str, ItemState] = {}
+        changed: dict[str, Any] = {}  # item id -> handle of a record of that item (its partition)
         pending_dead: list[Awaitable[Any]] = []
         dead_reasons: list[str] = []
         produced_at: list[float] = []
@@ -106,12 +107,15 @@ class BatchHandler:
             before = touched.get(item_id) or self._items.get(item_id)
             after = apply_event(before, envelope.to_item_event(), envelope.sequence)
             if after is not before:
-                with in_context(handle):
-                    self._items[item_id] = after
+                changed[item_id] = handle
             touched[item_id] = after
             accepted.append(envelope)
             sources.append(record)
             produced_at.append(record.timestamp)
+        # One table (changelog) write per changed item per batch, not one per event.
+        for item_id, handle in changed.items():
+            with in_context(handle):
+                self._items[item_id] = touched[item_id]
         if pending_dead:
             await asyncio.gather(*pending_dead)
         if accepted:
