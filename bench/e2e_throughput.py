@@ -8,9 +8,11 @@ replay (65,533 events):
 * pipeline: a `pulse worker` process, warmed up (group joined, schema ready), then the timed
   replay; measured from the first event produced to the last row visible in PostgreSQL;
 * baseline: a plain AIOKafkaConsumer that reads the same topic from the start and json-decodes
-  each value: the ceiling any Kafka consumer in Python reaches on this machine.
+  each value: the ceiling any Kafka consumer in Python reaches on this machine;
+* faust ceiling (for reference): a faust agent that only counts the same topic's events with
+  ``take_events``, as the worker does: the cost of faust's per-event machinery alone.
 
-It prints both rates and pipeline/baseline.
+It prints the rates and pipeline/baseline (and faust-ceiling/baseline).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -96,6 +101,30 @@ async def bare_consume(settings: PulseSettings, expected: int) -> float:
         await consumer.stop()
 
 
+def faust_ceiling(settings: PulseSettings, expected: int, batch: int) -> float:
+    """Seconds a counting-only faust agent needs for ``expected`` events (child process)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.faust_ceiling",
+            settings.bootstrap,
+            settings.events_topic,
+            str(settings.partitions),
+            str(expected),
+            str(batch),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    found = re.search(r"seconds=([0-9.]+)", out.stdout)  # faust may prefix terminal escapes
+    if found:
+        return float(found.group(1))
+    raise RuntimeError(f"faust ceiling run failed:\n{out.stdout}\n{out.stderr}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="bpic2013")
@@ -105,6 +134,7 @@ def main() -> None:
         warm = warm_up(pipe)
         events, seconds = timed_pipeline(pipe, args.dataset)
         baseline_seconds = asyncio.run(bare_consume(pipe.settings, events + 1))
+        ceiling_seconds = faust_ceiling(pipe.settings, events + 1, pipe.settings.sink_batch_size)
     pipeline_rate = events / seconds
     baseline_rate = (events + 1) / baseline_seconds
     print(
@@ -119,7 +149,13 @@ def main() -> None:
         f"baseline consume+decode {baseline_rate:10,.0f} events/s  "
         f"({baseline_seconds:.2f} s, bare aiokafka + json.loads)"
     )
+    ceiling_rate = (events + 1) / ceiling_seconds
+    print(
+        f"faust ceiling           {ceiling_rate:10,.0f} events/s  "
+        f"({ceiling_seconds:.2f} s, faust agent that only counts)"
+    )
     print(f"ratio pipeline/baseline {pipeline_rate / baseline_rate:10.3f}")
+    print(f"ratio faust-ceiling/baseline {ceiling_rate / baseline_rate:5.3f}")
 
 
 if __name__ == "__main__":
