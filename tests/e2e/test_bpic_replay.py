@@ -3,7 +3,12 @@ PostgreSQL: exact counts, then a second replay that must change nothing."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import urllib.request
+
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from sinks.queries import source_summary, table_fingerprint
 from streams.lag import wait_caught_up
@@ -54,3 +59,17 @@ def test_bpic_replay_is_exact_and_idempotent(settings) -> None:  # type: ignore[
         }
         assert second == first
         assert first["events"][0] == BPIC_EVENTS and first["items"][0] == BPIC_INCIDENTS
+
+        # the worker's own metrics agree (both replays were processed) and pass promtool
+        url = f"http://127.0.0.1:{pipe.settings.metrics_port}/metrics"
+        exposition = urllib.request.urlopen(url, timeout=10).read()
+        totals = {"pulse_events_total": 0.0, "pulse_dead_letters_total": 0.0}
+        for family in text_string_to_metric_families(exposition.decode()):
+            for sample in family.samples:
+                if sample.name in totals:
+                    totals[sample.name] += sample.value
+        assert totals == {"pulse_events_total": 2 * BPIC_EVENTS, "pulse_dead_letters_total": 0.0}
+        promtool = shutil.which("promtool")
+        assert promtool, "promtool is missing: deploy/local/install.sh installs it"
+        lint = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True)
+        assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
