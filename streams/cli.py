@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from processors.errors import PulseError
+from streams.contract_cli import contract_app
 from streams.settings import PulseSettings
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
+app.add_typer(contract_app, name="contract")
 
 console = Console()
 err = Console(stderr=True)

@@ -1,0 +1,48 @@
+"""``pulse contract ...``: validate a contract file and say in plain words what it measures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+from processors.contract_text import explain
+from processors.errors import ConfigError
+from processors.openslo import to_openslo
+from streams.contracts import load_contract
+
+contract_app = typer.Typer(
+    help="Outcome contracts: validate them and read back what they promise.",
+    no_args_is_help=True,
+)
+
+ContractFile = Annotated[Path, typer.Argument(help="The contract's YAML file.")]
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+@contract_app.command("check")
+def check(file: ContractFile) -> None:
+    """Validate FILE and explain, in plain words, what it measures."""
+    try:
+        contract = load_contract(file)
+    except ConfigError as exc:
+        _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    _out.print(f"{file}: valid", style="bold green", markup=False, highlight=False)
+    _out.print(explain(contract), markup=False, highlight=False, soft_wrap=True)
+
+
+@contract_app.command("openslo")
+def openslo(file: ContractFile) -> None:
+    """Print FILE's service levels as OpenSLO v1 documents (trend KPIs and money are left out)."""
+    try:
+        contract = load_contract(file)
+    except ConfigError as exc:
+        _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    typer.echo(yaml.safe_dump_all(to_openslo(contract), sort_keys=False, allow_unicode=True))
