@@ -44,6 +44,18 @@ AttrValue = Annotated[str, StringConstraints(max_length=1024, pattern=_NO_NUL)]
 EARLIEST_EVENT_TIME = datetime(1990, 1, 1, tzinfo=UTC)
 
 
+def _as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a ValueError (a validation error) when UTC is outside years 1-9999.
+
+    ``0001-01-01T00:00:00+01:00`` parses, but converting it raises OverflowError, which pydantic
+    does not turn into a validation error: it escaped the decoder and stopped the worker.
+    """
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is out of range once converted to UTC") from None
+
+
 class WorkItemData(BaseModel):
     """What an incident or ticket looks like after the event."""
 
@@ -66,7 +78,7 @@ class OrderData(BaseModel):
     @field_validator("due_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else value.astimezone(UTC)
+        return None if value is None else _as_utc(value)
 
 
 _REQUIRED: dict[Lifecycle, str] = {
@@ -99,7 +111,7 @@ class EventEnvelope(BaseModel):
     @field_validator("time")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        return _as_utc(value)
 
     @field_validator("data", mode="before")
     @classmethod
@@ -243,6 +255,10 @@ class EventDecoder:
             ) from None
         except RecursionError:
             raise InvalidRecord("malformed_json", "nesting too deep") from None
+        except ValueError as exc:
+            # Valid JSON that Python refuses to read: an integer of more than 4300 digits
+            # (sys.get_int_max_str_digits). Before this clause it stopped the worker.
+            raise InvalidRecord("malformed_json", f"unreadable value: {exc}") from None
         if not isinstance(obj, dict):
             raise InvalidRecord(
                 "not_an_object", f"expected a JSON object, got {type(obj).__name__}"

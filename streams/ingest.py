@@ -103,6 +103,15 @@ class BatchHandler:
                 pending_dead.append(self._send_dead_letter(_dead_letter(record, bad)))
                 dead_reasons.append(bad.reason)
                 continue
+            except Exception as exc:
+                # A decoder bug, not bad input: without this one record would stop the worker,
+                # and stop it again after every restart (a poison pill). Dead-letter it under
+                # its own reason, with the traceback in the log, so the bug is seen and fixed.
+                log.exception("decoding the record at %s failed unexpectedly", _origin(record))
+                broken = InvalidRecord("decoder_error", f"{type(exc).__name__}: {exc}")
+                pending_dead.append(self._send_dead_letter(_dead_letter(record, broken)))
+                dead_reasons.append(broken.reason)
+                continue
             item_id = envelope.subject
             before = touched.get(item_id) or self._items.get(item_id)
             after = apply_event(before, envelope.to_item_event(), envelope.sequence)
@@ -157,9 +166,10 @@ class BatchHandler:
         envelope = self._decoder.decode(record.value)
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
         if key != envelope.subject:
+            shown = key if key is None or len(key) <= 300 else key[:300] + "\u2026"
             raise InvalidRecord(
                 "wrong_key",
-                f"the Kafka key {key!r} is not the event's subject {envelope.subject!r}; events "
+                f"the Kafka key {shown!r} is not the event's subject {envelope.subject!r}; events "
                 "must be keyed by item id so that all events of an item share a partition",
             )
         return envelope
@@ -177,10 +187,11 @@ class BatchHandler:
         self._metrics.items_tracked.set(len(self._items))
 
 
+def _origin(record: Record) -> dict[str, Any]:
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+
+
 def _dead_letter(record: Record, bad: InvalidRecord) -> DeadLetter:
     return DeadLetter(
-        reason=bad.reason,
-        detail=bad.detail,
-        origin={"topic": record.topic, "partition": record.partition, "offset": record.offset},
-        original=record.value,
+        reason=bad.reason, detail=bad.detail, origin=_origin(record), original=record.value
     )

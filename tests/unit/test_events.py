@@ -67,6 +67,15 @@ def test_bytes_that_are_not_events(raw: bytes, reason: str) -> None:
     assert bad.value.reason == reason
 
 
+def test_a_number_python_will_not_read_is_malformed_json() -> None:
+    """Valid JSON, but over int's 4300-digit limit: json.loads raised a bare ValueError."""
+    raw = json.dumps(good()).encode().replace(b'"id"', b'"n": ' + b"9" * 4400 + b', "id"')
+    with pytest.raises(InvalidRecord) as bad:
+        EventDecoder(lambda: NOW).decode(raw)
+    assert bad.value.reason == "malformed_json"
+    assert "4300 digits" in bad.value.detail
+
+
 @pytest.mark.parametrize(
     ("change", "reason", "names"),
     [
@@ -83,6 +92,14 @@ def test_bytes_that_are_not_events(raw: bytes, reason: str) -> None:
         ({"data": {"state": "a\x00b"}}, "invalid_data", "state"),
         ({"type": "pulse.incident.assigned", "data": {}}, "invalid_event", "assignee"),
         ({"data": {"state": "s" * 300}}, "invalid_data", "state"),
+        # parse, but are outside datetime's range once converted to UTC (were OverflowError)
+        ({"time": "0001-01-01T00:00:00+01:00"}, "bad_timestamp", "out of range"),
+        ({"time": "9999-12-31T23:59:59-10:00"}, "bad_timestamp", "out of range"),
+        (
+            {"type": "pulse.order.placed", "data": {"due_at": "0001-01-01T00:00:00+05:00"}},
+            "invalid_data",
+            "due_at",
+        ),
     ],
 )
 def test_invalid_envelopes_name_the_problem(

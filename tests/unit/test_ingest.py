@@ -142,3 +142,19 @@ def test_a_batch_the_database_refuses_is_narrowed_to_the_bad_event() -> None:
         'pulse_dead_letters_total{reason="rejected_by_database"} 1.0'
         in metrics.exposition().decode()
     )
+
+
+class BrokenDecoder(EventDecoder):
+    def decode(self, raw: bytes | None) -> Any:
+        raise ArithmeticError("a bug in the decoder")
+
+
+def test_a_decoder_bug_dead_letters_the_record_instead_of_stopping_the_worker() -> None:
+    h, _, sink, letters, metrics = handler()
+    h._decoder = BrokenDecoder(lambda: NOW)
+    assert run(h, [record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED))]) == (0, 1)
+    assert [(d.reason, d.detail) for d in letters] == [
+        ("decoder_error", "ArithmeticError: a bug in the decoder")
+    ]
+    assert sink.flushes == []
+    assert 'pulse_dead_letters_total{reason="decoder_error"} 1.0' in metrics.exposition().decode()
