@@ -22,7 +22,8 @@ from typing import Any, cast
 
 import faust
 from faust.streams import _current_event
-from faust.types import TP
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP, TransportT
 
 import streams.codecs  # noqa: F401  (registers the item-state codec)
 from processors.item_state import state_from_dict
@@ -58,7 +59,7 @@ def create_app(
     metrics: PipelineMetrics,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> faust.App:
-    app = faust.App(
+    app = _PulseApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
@@ -70,6 +71,12 @@ def create_app(
         producer_acks=-1,
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
+        # A SIGKILLed worker's partitions stay assigned to it until its session expires: faust's
+        # 60 s default meant a minute without processing after every crash (seen in the kill
+        # test). The heartbeat runs on faust's consumer thread, not the agent's, so a long
+        # database retry does not expire the session.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         stream_wait_empty=True,
     )
     events_topic = app.topic(
@@ -129,6 +136,68 @@ def create_app(
             _report_lag(app, metrics, pairs)
 
     return app
+
+
+class _NoGapConsumer(aiokafka_driver.Consumer):
+    """faust's Kafka consumer, made to commit only offsets the agent has acknowledged.
+
+    Two faust defects, both met in the kill test after a worker restart (faust-streaming 0.15.3):
+
+    * Recovery resumes the event partitions before it seeks them to the committed offset, while
+      flow is still stopped: a record fetched in that window is dropped, and faust then counts
+      offsets as "gaps" (meant for compacted topics) from the stale read position. The gap's
+      offsets were later acknowledged a second time, faust's run-finding stops at each duplicate,
+      and commits crept one offset per second: the group stayed thousands of messages behind for
+      minutes after every row was written (robinhood/faust#559, #625). The events topic is not
+      compacted, so its offsets are contiguous: ``_add_gap`` records nothing here.
+    * The dropped record itself: faust commits past a one-offset hole at the head of the
+      acknowledged offsets, so the record at the committed offset was committed unprocessed
+      (a lost event, caught by the kill test's row counts). Here a hole at the head blocks the
+      commit, and the partition is re-read from the committed offset; re-processing is
+      idempotent. (This also means records of a transactional producer, whose commit markers
+      occupy offsets, are not supported on the events topic.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reread: set[TP] = set()
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        return None
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked, committed = self._acked[tp], self._committed_offset[tp]
+        if acked and committed is not None and min(acked) > committed:
+            self._reread.add(tp)
+            return None
+        return super()._new_offset(tp)
+
+    async def commit(self, *args: Any, **kwargs: Any) -> bool:
+        committed = bool(await super().commit(*args, **kwargs))
+        holes, self._reread = self._reread, set()
+        assigned = self.assignment()
+        for tp in holes:
+            offset = self._committed_offset[tp]
+            if tp in assigned and offset is not None:
+                log.warning(
+                    "re-reading %s[%d] from offset %d: that record was dropped unprocessed",
+                    tp.topic,
+                    tp.partition,
+                    offset,
+                )
+                await self.seek(tp, offset)
+        return committed
+
+
+class _NoGapTransport(aiokafka_driver.Transport):
+    Consumer = _NoGapConsumer
+
+
+class _PulseApp(faust.App):
+    """faust.App whose consumer is ``_NoGapConsumer``."""
+
+    def _new_transport(self) -> TransportT:
+        return _NoGapTransport(self.conf.broker_consumer, self)
 
 
 class _StrKeyTable:

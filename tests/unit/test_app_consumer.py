@@ -1,0 +1,59 @@
+"""The worker's faust consumer commits only what the agent acknowledged (``_NoGapConsumer``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from faust.types import TP
+
+from sinks.metrics import PipelineMetrics
+from streams.app import _NoGapConsumer, create_app
+from streams.settings import PulseSettings
+
+TP0 = TP("pulse.events", 0)
+
+
+class _NoSink:
+    async def write(self, events: object, states: object) -> None:
+        return None
+
+
+@pytest.fixture
+def consumer() -> _NoGapConsumer:
+    app = create_app(PulseSettings(), sink=_NoSink(), metrics=PipelineMetrics())
+    made = app.consumer
+    assert isinstance(made, _NoGapConsumer)
+    return made
+
+
+def acknowledge(consumer: _NoGapConsumer, committed: int, offsets: list[int]) -> None:
+    consumer._committed_offset[TP0] = committed
+    consumer._acked[TP0] = list(offsets)
+    consumer._acked_index[TP0] = set(offsets)
+
+
+def test_no_gaps_are_recorded(consumer: _NoGapConsumer) -> None:
+    # faust would count 374..420 as acknowledged after a jump from 373 to 420.
+    asyncio.run(consumer._add_gap(TP0, 374, 420))
+    assert not consumer._gap.get(TP0)
+
+
+def test_contiguous_acknowledgements_are_committed(consumer: _NoGapConsumer) -> None:
+    acknowledge(consumer, 10, [10, 11, 12, 14])
+    assert consumer._new_offset(TP0) == 13
+    assert not consumer._reread
+
+
+def test_a_hole_at_the_head_blocks_the_commit_and_asks_for_a_re_read(
+    consumer: _NoGapConsumer,
+) -> None:
+    # faust itself would commit 13 here, past the unprocessed record at offset 10.
+    acknowledge(consumer, 10, [11, 12])
+    assert consumer._new_offset(TP0) is None
+    assert consumer._reread == {TP0}
+
+
+def test_a_worker_recovers_from_crashes_quickly() -> None:
+    app = create_app(PulseSettings(), sink=_NoSink(), metrics=PipelineMetrics())
+    assert app.conf.broker_session_timeout == 10.0
