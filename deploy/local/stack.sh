@@ -307,11 +307,20 @@ kafka_healthy() {
     kcat -b "127.0.0.1:$PULSE_KAFKA_PORT" -L -m 5 >/dev/null 2>&1
 }
 
+# pid_alive PID: the process exists and is not a zombie. During startup this, not the command
+# line, tells whether it died: until the background shell has exec'd `java`, the command line
+# still reads bash/nohup/setsid, and a check on it wrongly reported a dead broker.
+pid_alive() {
+  local state
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != "Z" ]]
+}
+
 # Polls until the broker answers a metadata request; fails early if the process died.
 kafka_wait_healthy() {
   local pid="$1" deadline=$((SECONDS + KAFKA_START_TIMEOUT))
   until kafka_healthy; do
-    if ! pid_is_ours kafka "$pid"; then
+    if ! pid_alive "$pid"; then
       rm -f "$KAFKA_PIDFILE"
       fail_with_log 1 "kafka (pid $pid) exited during startup" "$KAFKA_LOG"
     fi
