@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -38,6 +37,7 @@ from pydantic import (
 
 from processors.errors import ConfigError
 from processors.lifecycle import LIFECYCLE_BY_KIND, ItemKind, Lifecycle
+from processors.validation_messages import describe_errors, field_path
 from streams.sources import CsvDialect
 from streams.timestamps import carries_offset, check_format, check_timezone
 
@@ -238,7 +238,7 @@ class LongRecordMapping(RecordMapping):
     first_event: Lifecycle | None = None
 
     def emitted_lifecycles(self) -> dict[str, Lifecycle]:
-        found = {_path(("state", "events", v)): lc for v, lc in self.state.events.items()}
+        found = {field_path(("state", "events", v)): lc for v, lc in self.state.events.items()}
         if self.state.default is not None:
             found["state.default"] = self.state.default
         if self.first_event is not None:
@@ -332,7 +332,7 @@ def mapping_from_dict(data: Any, *, origin: str = "<mapping>") -> RecordMapping:
     try:
         return model.model_validate({**data, "layout": layout})
     except ValidationError as exc:
-        lines = [_describe(error, model) for error in exc.errors()]
+        lines = describe_errors(exc, model)
         raise ConfigError(f"mapping {origin} is invalid:\n  " + "\n  ".join(lines)) from None
 
 
@@ -368,67 +368,3 @@ def _resolve(name_or_path: str | Path) -> Path:
 
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
-
-
-def _describe(error: Any, model: type[BaseModel]) -> str:
-    """One pydantic error as ``field.path: what was expected (got ...)``."""
-    loc = tuple(error.get("loc", ()))
-    kind = error.get("type", "")
-    message = str(error.get("msg", "invalid"))
-    if kind == "extra_forbidden":
-        allowed = _keys_at(model, loc[:-1])
-        message = "unknown key" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
-    elif kind == "missing":
-        message = "required, but missing"
-    else:
-        message = message.removeprefix("Value error, ").replace("Input should be ", "expected ")
-    if not loc:  # whole-mapping checks: one problem a line, each starting with its field path
-        return message.replace("\n", "\n  ")
-    value = error.get("input")
-    if kind not in ("missing", "extra_forbidden") and isinstance(value, str | int | float | bool):
-        message += f" (got {value!r})"
-    return f"{_path(loc)}: {message}"
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    """``('state', 'events', 'Wait - User')`` -> ``state.events['Wait - User']``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif str(part).isidentifier():
-            out += ("." if out else "") + str(part)
-        else:
-            out += f"[{str(part)!r}]"
-    return out
-
-
-def _keys_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys a section accepts, found by walking the model's annotations along ``loc``."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current, part)
-        if current is None:
-            return []
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any, part: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(part))
-        return None if field is None else _strip_optional(field.annotation)
-    origin = get_origin(annotation)
-    if origin is list and isinstance(part, int):
-        return _strip_optional(get_args(annotation)[0])
-    if origin is dict:
-        return _strip_optional(get_args(annotation)[1])
-    return None
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if get_origin(annotation) in (Union, UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        return args[0] if len(args) == 1 else annotation
-    return annotation
