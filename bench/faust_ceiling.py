@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 import uuid
 
@@ -24,6 +25,7 @@ def main() -> None:
         f"bench-faust-ceiling-{uuid.uuid4().hex[:8]}",
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        datadir=os.path.join(tempfile.gettempdir(), "{conf.name}"),
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         topic_partitions=int(partitions),

@@ -63,6 +63,8 @@ def create_app(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
+        # faust's working directory: under the stack's state directory, not the current one.
+        datadir=str(settings.state_dir / "faust" / "{conf.name}"),
         processing_guarantee=settings.processing_guarantee,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
