@@ -59,6 +59,8 @@ def create_app(
     metrics: PipelineMetrics,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> faust.App:
+    # faust creates its data directory but not the parents of it.
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = _PulseApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
