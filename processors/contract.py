@@ -597,6 +597,30 @@ class Commercial(_Model):
         return (self.at_risk_amount * share).quantize(Decimal("0.01"))
 
 
+# -- monitoring ----------------------------------------------------------------------------------
+
+
+class Monitoring(_Model):
+    """How the contract is evaluated in event time.
+
+    ``sample_every``: the step of the service indicators' series (open backlog, ages, ...).
+    ``allowed_lateness``: how far behind the latest event time an event may arrive and still
+    count as on time; rows older than that (the watermark) are final, and a later change to them
+    is recorded as a correction.
+    """
+
+    sample_every: DurationText = "1h"
+    allowed_lateness: DurationText = "1h"
+
+    @property
+    def step(self) -> timedelta:
+        return parse_duration(self.sample_every)
+
+    @property
+    def lateness(self) -> timedelta:
+        return parse_duration(self.allowed_lateness)
+
+
 # -- the contract --------------------------------------------------------------------------------
 
 
@@ -620,6 +644,7 @@ class Contract(_Model):
     services: dict[Identifier, Service] = Field(min_length=1)
     objectives: list[Objective] = Field(min_length=1)
     commercial: Commercial | None = None
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     # -- navigation -----------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ _REACTIVATING = frozenset(
     }
 )
 # Events that set the item's status; the latest of them decides it.
-_STATUS_OF: dict[Lifecycle, str] = {
+STATUS_OF: dict[Lifecycle, str] = {
     Lifecycle.CREATED: "open",
     Lifecycle.STATE_CHANGED: "open",
     Lifecycle.RESUMED: "open",
@@ -170,8 +170,8 @@ def apply_event(state: ItemState | None, event: ItemEvent, sequence: int = 0) ->
     }
     if lc in (Lifecycle.CREATED, Lifecycle.PLACED):
         changes["created"] = stamp if state.created is None else min(state.created, stamp)
-    if lc in _STATUS_OF:
-        changes["status"] = _later(state.status, stamp, _STATUS_OF[lc])
+    if lc in STATUS_OF:
+        changes["status"] = _later(state.status, stamp, STATUS_OF[lc])
     if lc in _REACTIVATING:
         changes["last_reactivated"] = _max(state.last_reactivated, stamp)
     if lc in _RESOLVING:

@@ -100,6 +100,10 @@ class ClockTimeline:
     started_at: datetime | None = None
     paused_at: datetime | None = None
     stopped_at: datetime | None = None
+    stops: tuple[datetime, ...] = ()
+    """Every transition that stopped the clock (more than one when it was reopened)."""
+    episodes: tuple[RunningSpan, ...] = ()
+    """When the clock was open (running or paused): from a start or reopen to the next stop."""
 
 
 def fold_transitions(
@@ -116,11 +120,13 @@ def fold_transitions(
         ordered = _start_at_opening(ordered, opened_at.astimezone(UTC))
     status = ClockStatus.NOT_STARTED
     spans: list[RunningSpan] = []
-    run_from = started_at = paused_at = stopped_at = None
+    stops: list[datetime] = []
+    episodes: list[RunningSpan] = []
+    run_from = started_at = paused_at = stopped_at = open_from = None
     for transition in ordered:
         action, at = transition.action, transition.at
         if action is ClockAction.START and status is ClockStatus.NOT_STARTED:
-            status, run_from, started_at = ClockStatus.RUNNING, at, at
+            status, run_from, started_at, open_from = ClockStatus.RUNNING, at, at, at
         elif action is ClockAction.PAUSE and status is ClockStatus.RUNNING:
             spans.append(RunningSpan(_set(run_from), at))
             status, paused_at = ClockStatus.PAUSED, at
@@ -130,11 +136,17 @@ def fold_transitions(
             if status is ClockStatus.RUNNING:
                 spans.append(RunningSpan(_set(run_from), at))
             status, stopped_at, paused_at = ClockStatus.STOPPED, at, None
+            stops.append(at)
+            episodes.append(RunningSpan(_set(open_from), at))
         elif action is ClockAction.REOPEN and status is ClockStatus.STOPPED:
-            status, run_from, stopped_at = ClockStatus.RUNNING, at, None
+            status, run_from, stopped_at, open_from = ClockStatus.RUNNING, at, None, at
     if status is ClockStatus.RUNNING:
         spans.append(RunningSpan(_set(run_from)))
-    return ClockTimeline(status, tuple(spans), started_at, paused_at, stopped_at)
+    if status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
+        episodes.append(RunningSpan(_set(open_from)))
+    return ClockTimeline(
+        status, tuple(spans), started_at, paused_at, stopped_at, tuple(stops), tuple(episodes)
+    )
 
 
 def _set(moment: datetime | None) -> datetime:

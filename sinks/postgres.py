@@ -6,8 +6,9 @@ One ``write`` is one data transaction on one connection:
    (``sinks.partitions`` explains why not inside the data transaction);
 2. binary COPY of the events and of the item states into TEMP staging tables, created once per
    connection with ``ON COMMIT DELETE ROWS``;
-3. ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` into ``pulse_events`` and the monotonic upsert
-   into ``pulse_item_states`` (``sinks.statements``); then COMMIT.
+3. ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` into ``pulse_events`` (queuing each event it
+   inserts in ``pulse_monitor_inbox`` for the contract monitor, in the same statement) and the
+   monotonic upsert into ``pulse_item_states`` (``sinks.statements``); then COMMIT.
 
 Every write is idempotent (deterministic keys, ``DO NOTHING``, an upsert that never goes
 backwards), which is what makes retrying safe: a connection lost during COMMIT leaves the outcome
@@ -173,9 +174,9 @@ class PostgresSink:
             if event_rows:
                 self._doing = f"copying {len(event_rows)} events into staging"
                 await _copy(cur, q.COPY_EVENTS, q.EVENT_TYPES, event_rows)
-                self._doing = "inserting events into pulse_events"
+                self._doing = "inserting events into pulse_events and pulse_monitor_inbox"
                 await cur.execute(q.INSERT_EVENTS)
-                events_written = cur.rowcount
+                events_written = await inserted_count(cur)
             if state_rows:
                 self._doing = f"copying {len(state_rows)} item states into staging"
                 await _copy(cur, q.COPY_STATES, q.STATE_TYPES, state_rows)
@@ -300,6 +301,12 @@ async def _copy(
             except (TypeError, ValueError, OverflowError) as exc:
                 # e.g. a sequence beyond bigint: a data error, the same on every attempt.
                 raise SinkError(f"cannot encode the row of {row[0]!r} for COPY: {exc}") from exc
+
+
+async def inserted_count(cur: psycopg.AsyncCursor[Any]) -> int:
+    """The count of new events that ``INSERT_EVENTS``/``INSERT_EVENT_ROW`` return as one row."""
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def _check_schema(conn: psycopg.AsyncConnection[Any]) -> bool:

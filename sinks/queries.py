@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from processors.errors import SinkError
+from processors.measurements import IndicatorPoint, PeriodOutcome
+from sinks import monitor_statements as m
+from sinks.pgerrors import translate
 
 
 def source_summary(dsn: str, source: str) -> dict[str, int]:
@@ -38,3 +43,36 @@ def table_fingerprint(dsn: str, table: str, order_by: str) -> tuple[int, str]:
         row = conn.execute(sql).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
+
+
+def period_outcomes(dsn: str, contract: str) -> list[PeriodOutcome]:
+    """The stored outcomes of ``contract`` by (kpi, period_start), as the monitor computed them:
+    Decimal money, float levels, timezone-aware UTC datetimes (so ``==`` compares with rows
+    computed in memory)."""
+    rows = _monitor_rows(dsn, m.SELECT_OUTCOMES, contract, "reading pulse_period_outcomes")
+    return [PeriodOutcome(*row) for row in rows]
+
+
+def indicator_points(dsn: str, contract: str) -> list[IndicatorPoint]:
+    """The stored indicator points of ``contract`` by (service, kpi, indicator, at)."""
+    rows = _monitor_rows(dsn, m.SELECT_POINTS, contract, "reading pulse_indicator_points")
+    return [IndicatorPoint(*row) for row in rows]
+
+
+def inbox_size(dsn: str) -> int:
+    """Events stored but not yet applied by the contract monitor (rows of pulse_monitor_inbox)."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            row = conn.execute("SELECT count(*) FROM pulse_monitor_inbox").fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc, "counting pulse_monitor_inbox") from exc
+    return int(row[0]) if row else 0
+
+
+def _monitor_rows(dsn: str, query: str, contract: str, doing: str) -> list[tuple[Any, ...]]:
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            return conn.execute(query, [contract]).fetchall()
+    except psycopg.Error as exc:
+        raise translate(exc, doing) from exc

@@ -20,7 +20,7 @@ from processors.errors import SinkError
 from sinks import statements as q
 from sinks.partitions import ensure_partitions
 from sinks.pgerrors import translate
-from sinks.postgres import FlushStats
+from sinks.postgres import FlushStats, inserted_count
 from sinks.rows import event_row, latest_states, months_of, state_tuple, unique_events
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class RowByRowSink:
             async with self._conn.transaction(), self._conn.cursor() as cur:
                 for row in event_rows:
                     await cur.execute(q.INSERT_EVENT_ROW, row)
-                    events_written += cur.rowcount
+                    events_written += await inserted_count(cur)
                 for row in state_rows:
                     await cur.execute(q.UPSERT_STATE_ROW, row)
                     states_written += cur.rowcount

@@ -61,6 +61,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "v1_comments.sql",
         ),
     ),
+    Migration(
+        2,
+        "contract monitor: inbox and lease, indicator points with hourly and daily rollups, "
+        "period outcomes, late events",
+        plain=(
+            "v2_monitor.sql",
+            "v2_indicator_points.sql",
+            "v2_indicator_rollups.sql",
+            "v2_period_outcomes.sql",
+            "v2_comments.sql",
+            "v2_rollup_comments.sql",
+        ),
+        timescale=(
+            "v2_monitor.sql",
+            "v2_indicator_points.sql",
+            "v2_indicator_hypertable.sql",
+            "v2_period_outcomes.sql",
+            "v2_comments.sql",
+            "v2_rollup_comments.sql",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -4,9 +4,13 @@ DDL lives in ``sinks/sql/*.sql`` (applied once by ``sinks.schema``); these state
 write. Column lists are spelt once here so a row tuple, its COPY and its INSERT cannot drift
 apart.
 
-Both INSERTs read the staging table in primary-key order: concurrent writers touching the same
-rows then take their row locks in the same order (no deadlock between two workers during a
-rebalance), and events land roughly in time order, which keeps the BRIN index tight.
+INSERT_EVENTS and INSERT_EVENT_ROW also queue every event they insert for the contract monitor
+(``pulse_monitor_inbox``) and return the number inserted as their one row (not as rowcount).
+
+The set-based statements (INSERT_EVENTS, UPSERT_STATES) read the staging table in primary-key
+order: concurrent writers touching the same rows then take their row locks in the same order (no
+deadlock between two workers during a rebalance), and events land roughly in time order, which
+keeps the BRIN index tight.
 """
 
 from __future__ import annotations
@@ -95,12 +99,30 @@ COPY_STATES = f"COPY pg_temp.pulse_item_states_staging ({_STATES}) FROM STDIN (F
 
 # -- from staging into the real tables ----------------------------------------------------------
 
+# Each event new to pulse_events is queued for the contract monitor (pulse_monitor_inbox) by the
+# same statement, so the two can never disagree; a duplicate queues nothing. The statement's one
+# row is the number of events inserted: a data-modifying CTE runs to completion whether or not
+# the outer query reads it, and counting ``ins`` (not the inbox rows) keeps the count right even
+# if an inbox row outlived its event.
+_QUEUE_INSERTED = """
+    queued AS (
+        INSERT INTO pulse_monitor_inbox (event_time, event_id)
+        SELECT event_time, event_id FROM ins
+        ON CONFLICT (event_time, event_id) DO NOTHING
+    )
+    SELECT count(*) FROM ins
+"""
+
 INSERT_EVENTS = f"""
-    INSERT INTO pulse_events ({_EVENTS})
-    SELECT {_EVENTS}
-    FROM pg_temp.pulse_events_staging
-    ORDER BY event_time, event_id
-    ON CONFLICT (event_time, event_id) DO NOTHING
+    WITH ins AS (
+        INSERT INTO pulse_events ({_EVENTS})
+        SELECT {_EVENTS}
+        FROM pg_temp.pulse_events_staging
+        ORDER BY event_time, event_id
+        ON CONFLICT (event_time, event_id) DO NOTHING
+        RETURNING event_time, event_id
+    ),
+    {_QUEUE_INSERTED}
 """
 
 # Monotonic: a row is only replaced by one that has folded in at least as many events, and only
@@ -136,9 +158,13 @@ UPSERT_STATES = f"""
 # -- one row at a time (the benchmark's baseline only) -----------------------------------------
 
 INSERT_EVENT_ROW = f"""
-    INSERT INTO pulse_events ({_EVENTS})
-    VALUES ({", ".join(["%s"] * len(EVENT_COLUMNS))})
-    ON CONFLICT (event_time, event_id) DO NOTHING
+    WITH ins AS (
+        INSERT INTO pulse_events ({_EVENTS})
+        VALUES ({", ".join(["%s"] * len(EVENT_COLUMNS))})
+        ON CONFLICT (event_time, event_id) DO NOTHING
+        RETURNING event_time, event_id
+    ),
+    {_QUEUE_INSERTED}
 """
 UPSERT_STATE_ROW = f"""
     INSERT INTO pulse_item_states ({_STATES})

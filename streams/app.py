@@ -32,6 +32,7 @@ from streams.codecs import ITEM_STATE_CODEC
 from streams.deadletter import DeadLetter
 from streams.events import EventDecoder
 from streams.ingest import BatchHandler, EventSink, Record
+from streams.monitor import ContractMonitor
 from streams.settings import PulseSettings
 from streams.topics import ITEM_TABLE
 
@@ -58,6 +59,7 @@ def create_app(
     sink: EventSink,
     metrics: PipelineMetrics,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    monitor: ContractMonitor | None = None,
 ) -> faust.App:
     # faust creates its data directory but not the parents of it.
     (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
@@ -138,6 +140,20 @@ def create_app(
             except BaseException:  # also a cancellation in the middle of a database write
                 _stop_unacknowledged()
             _report_lag(app, metrics, pairs)
+
+    if monitor is not None:
+
+        @app.timer(settings.monitor_interval, on_leader=True)  # type: ignore[untyped-decorator]
+        async def _monitor_contracts() -> None:
+            try:
+                report = await monitor.tick()
+            except Exception:
+                # The next tick rebuilds from the stored events, so nothing is lost; the
+                # ingest agent is unaffected.
+                log.exception("contract monitor tick failed; rebuilding on the next tick")
+                return
+            if report.events:
+                log.info("contract monitor: %s", report)
 
     return app
 

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from processors.errors import PulseError
+from streams.backtest_cli import backtest
 from streams.contract_cli import contract_app
 from streams.settings import PulseSettings
 
@@ -35,11 +36,24 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(contract_app, name="contract")
+app.command("backtest")(backtest)
 
 console = Console()
 err = Console(stderr=True)
 
 Service = Annotated[str, typer.Argument(help="kafka, postgres or all")]
+
+DEMO_FILES = {
+    "bpic2013": "bpic2013_volvo_incidents.csv.gz",
+    "helpdesk": "helpdesk_tickets.csv.gz",
+    "scms": "scms_shipments.csv.gz",
+}
+REPO_CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+DEMO_CONTRACTS = {
+    "bpic2013": "bpic2013_incidents.yaml",
+    "helpdesk": "helpdesk_tickets.yaml",
+    "scms": "scms_orders.yaml",
+}
 
 
 def _settings() -> PulseSettings:
@@ -123,12 +137,20 @@ def db_migrate() -> None:
 @app.command()
 def worker(
     loglevel: Annotated[str, typer.Option(help="faust/worker log level")] = "WARNING",
+    contract: Annotated[
+        list[Path] | None,
+        typer.Option(help="monitor this contract (repeatable; default: PULSE_CONTRACTS)"),
+    ] = None,
 ) -> None:
-    """Run a faust worker: validate events, keep item states, write them to the database."""
+    """Run a faust worker: validate events, keep item states, write them to the database, and
+    evaluate the monitored contracts."""
     from streams.worker import run_worker
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run_worker(_settings(), loglevel=loglevel)
+    settings = _settings()
+    if contract:
+        settings = settings.model_copy(update={"contracts": ",".join(str(p) for p in contract)})
+    run_worker(settings, loglevel=loglevel)
 
 
 def _progress() -> Progress:
@@ -233,21 +255,22 @@ def demo(
     ] = 600,
 ) -> None:
     """Bring the stack up, start a worker, replay a real log, and show what arrived."""
-    from sinks.queries import source_summary
+    from sinks.queries import period_outcomes, source_summary
     from sinks.schema import migrate
+    from streams.backtest_cli import print_outcomes
+    from streams.contracts import load_contract
     from streams.mapping import load_mapping
-    from streams.processes import run_stack_script, start_worker
+    from streams.processes import run_stack_script, start_worker, stop_worker
     from streams.topics import ensure_topics
 
     settings = _settings()
-    files = {
-        "bpic2013": "bpic2013_volvo_incidents.csv.gz",
-        "helpdesk": "helpdesk_tickets.csv.gz",
-        "scms": "scms_shipments.csv.gz",
-    }
-    if dataset not in files:
-        raise typer.BadParameter(f"unknown data set {dataset!r}; choose one of {', '.join(files)}")
-    path = settings.data_dir / files[dataset]
+    if dataset not in DEMO_FILES:
+        raise typer.BadParameter(
+            f"unknown data set {dataset!r}; choose one of {', '.join(DEMO_FILES)}"
+        )
+    path = settings.data_dir / DEMO_FILES[dataset]
+    contract_path = REPO_CONTRACTS / DEMO_CONTRACTS[dataset]
+    contract = load_contract(contract_path)
     if not path.exists():
         raise PulseError(
             f"{path} not found; set PULSE_DATA_DIR to the folder holding the real logs"
@@ -258,8 +281,9 @@ def demo(
     console.rule("2. schema, topics, worker")
     migrate(settings.dsn)
     asyncio.run(ensure_topics(settings))
-    proc = start_worker(settings)
-    console.print(f"worker pid {proc.pid}, log {proc.log}")
+    stop_worker(settings)  # a worker left running may monitor other contracts
+    proc = start_worker(settings, env={"PULSE_CONTRACTS": str(contract_path)})
+    console.print(f"worker pid {proc.pid}, log {proc.log}, contract {contract_path.name}")
     source = load_mapping(dataset).source
     before = source_summary(settings.dsn, source)["events"]
     console.rule(f"3. replay {path.name}")
@@ -269,6 +293,29 @@ def demo(
     summary = _wait_for_rows(settings, source, report.events_produced, timeout, proc.pid)
     elapsed = time.monotonic() - started
     _print_summary(settings, dataset, report, summary, before, elapsed)
+    console.rule(f"5. contract {contract.contract}: period outcomes from the database")
+    _wait_for_monitor(settings, timeout, proc.pid)
+    print_outcomes(contract, period_outcomes(settings.dsn, contract.contract))
+    console.print(
+        f"  the same, with no Kafka and no database: pulse backtest {path} --mapping {dataset} "
+        f"--contract {contract_path}"
+    )
+
+
+def _wait_for_monitor(settings: PulseSettings, timeout: float, worker_pid: int) -> None:
+    """Until the contract monitor has applied every stored event (its inbox is empty)."""
+    from sinks.queries import inbox_size
+    from streams.processes import running_worker
+
+    deadline = time.monotonic() + timeout
+    with console.status("the contract monitor is evaluating the stored events"):
+        while inbox_size(settings.dsn) > 0:
+            if running_worker(settings) != worker_pid:
+                raise PulseError(f"the worker (pid {worker_pid}) stopped; see its log")
+            if time.monotonic() > deadline:
+                raise PulseError(f"the contract monitor did not finish in {timeout:.0f}s")
+            time.sleep(0.5)
+        time.sleep(0.1)
 
 
 def _wait_for_rows(

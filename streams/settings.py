@@ -49,6 +49,14 @@ class PulseSettings(BaseSettings):
     metrics_port: int = 9464
     worker_web_port: int = 6066
     max_event_bytes: int = Field(64 * 1024, ge=1024)
+    contracts: str = Field(
+        "", description="contract files the worker monitors, comma-separated (none: no monitoring)"
+    )
+    monitor_interval: float = Field(2.0, gt=0, description="seconds between contract monitor ticks")
+
+    @property
+    def contract_paths(self) -> list[Path]:
+        return [Path(part.strip()) for part in self.contracts.split(",") if part.strip()]
 
     @property
     def bootstrap(self) -> str:

@@ -7,10 +7,13 @@ import logging
 
 import faust
 
-from sinks.metrics import PipelineMetrics
+from processors.evaluation import INDICATOR_HELP
+from sinks.metrics import IndicatorGauges, PipelineMetrics
 from sinks.postgres import PostgresSink
 from sinks.schema import migrate
 from streams.app import create_app
+from streams.contracts import load_contract
+from streams.monitor import ContractMonitor
 from streams.settings import PulseSettings
 from streams.topics import ensure_topics
 
@@ -24,7 +27,13 @@ def run_worker(settings: PulseSettings, *, loglevel: str = "WARNING") -> None:
     metrics = PipelineMetrics()
     metrics.serve(settings.metrics_host, settings.metrics_port)
     sink = PostgresSink(settings.dsn)
-    app = create_app(settings, sink=sink, metrics=metrics)
+    contracts = [load_contract(path) for path in settings.contract_paths]
+    monitor = None
+    if contracts:
+        gauges = IndicatorGauges(metrics.registry, help=INDICATOR_HELP)
+        monitor = ContractMonitor(contracts, settings.dsn, gauges=gauges)
+        log.warning("monitoring contract(s): %s", ", ".join(c.contract for c in contracts))
+    app = create_app(settings, sink=sink, metrics=metrics, monitor=monitor)
 
     log.warning(
         "worker %s consuming %s from %s; metrics on http://%s:%d/metrics",

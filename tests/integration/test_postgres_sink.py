@@ -106,6 +106,15 @@ def query(dsn: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
+def inbox(dsn: str) -> list[tuple[Any, ...]]:
+    """The monitor's inbox (event_time, event_id), in key order."""
+    return query(dsn, "SELECT event_time, event_id FROM pulse_monitor_inbox ORDER BY 1, 2")
+
+
+def event_keys(events: Sequence[EventEnvelope]) -> list[tuple[Any, ...]]:
+    return sorted({(e.time, e.id) for e in events})
+
+
 # -- fixtures ------------------------------------------------------------------------------------
 
 
@@ -126,7 +135,7 @@ def dsn(migrated: str) -> str:
         ).fetchall()
         for (child,) in children:
             conn.execute(f"DROP TABLE {child}")
-        conn.execute("TRUNCATE pulse_events, pulse_item_states")
+        conn.execute("TRUNCATE pulse_events, pulse_item_states, pulse_monitor_inbox")
     return migrated
 
 
@@ -189,9 +198,22 @@ def test_writing_the_same_batch_twice_leaves_identical_rows(dsn: str) -> None:
     first = write(dsn, events, states)
     assert (first.events_written, first.states_written) == (800, 200)
     after_first = fingerprints(dsn)
+    assert inbox(dsn) == event_keys(events)
     second = write(dsn, events, states)
     assert (second.events_written, second.states_written) == (0, 0)
     assert fingerprints(dsn) == after_first
+    assert inbox(dsn) == event_keys(events)  # duplicates queue nothing for the monitor
+
+
+def test_the_inbox_gets_exactly_the_new_events(dsn: str) -> None:
+    events = make_events(30, 3, start=datetime(2012, 3, 1, tzinfo=UTC), spread=timedelta(days=9))
+    old, new = events[:40], events[40:]
+    write(dsn, old, [])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM pulse_monitor_inbox")  # the monitor has processed them
+    stats = write(dsn, old + new, [])  # overlapping redelivery plus new events
+    assert stats.events_written == len(new)
+    assert inbox(dsn) == event_keys(new)
 
 
 def test_replay_in_other_batches_and_order_converges_to_the_same_rows(dsn: str) -> None:
@@ -332,7 +354,7 @@ def test_row_by_row_baseline_writes_the_same_rows(dsn: str) -> None:
     write(dsn, events, states)
     expected = fingerprints(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE pulse_events, pulse_item_states")
+        conn.execute("TRUNCATE pulse_events, pulse_item_states, pulse_monitor_inbox")
 
     async def run() -> FlushStats:
         sink = RowByRowSink(dsn)
@@ -345,6 +367,10 @@ def test_row_by_row_baseline_writes_the_same_rows(dsn: str) -> None:
     stats = asyncio.run(run())
     assert (stats.events_written, stats.states_written) == (200, 50)
     assert fingerprints(dsn) == expected
+    assert inbox(dsn) == event_keys(events)
+    again = asyncio.run(run())
+    assert again.events_written == 0
+    assert inbox(dsn) == event_keys(events)
 
 
 # -- a server that goes away ---------------------------------------------------------------------

@@ -10,13 +10,25 @@ from typing import Any
 import psycopg
 import pytest
 
+import sinks.schema
 from processors.errors import ConfigError
-from sinks.schema import SCHEMA_VERSION, SchemaReport, migrate
+from sinks.schema import MIGRATIONS, SCHEMA_VERSION, SchemaReport, migrate
 from tests.integration.pgdb import temporary_database
 
 pytestmark = pytest.mark.integration
 
-TABLES = ("pulse_events", "pulse_item_states", "pulse_schema_version")
+TABLES = (
+    "pulse_events",
+    "pulse_item_states",
+    "pulse_schema_version",
+    "pulse_monitor_inbox",
+    "pulse_monitor_lease",
+    "pulse_indicator_points",
+    "pulse_period_outcomes",
+    "pulse_late_events",
+)
+ROLLUPS = ("pulse_indicator_hourly", "pulse_indicator_daily")
+VERSIONS = [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +79,17 @@ def _catalog(dsn: str) -> list[tuple[Any, ...]]:
 
 
 def test_first_migration_creates_the_schema(dsn: str, first_report: SchemaReport) -> None:
-    assert first_report.version == SCHEMA_VERSION == 1
+    assert first_report.version == SCHEMA_VERSION == 2
     assert first_report.timescaledb is _timescaledb_available(dsn)
     assert any("applied version 1" in action for action in first_report.actions)
+    assert any("applied version 2" in action for action in first_report.actions)
     present = {name for (name,) in _rows(dsn, "SELECT tablename FROM pg_tables")}
     present |= {name for (name,) in _rows(dsn, "SELECT relname FROM pg_class WHERE relkind = 'p'")}
     assert set(TABLES) <= present
     assert "pulse_dead_letters" not in present
+    views = {name for (name,) in _rows(dsn, "SELECT viewname FROM pg_views")}
+    assert set(ROLLUPS) <= views
+    assert _rows(dsn, "SELECT id, owner, taken_at FROM pulse_monitor_lease") == [(1, None, None)]
 
 
 def test_second_migration_changes_nothing(dsn: str, first_report: SchemaReport) -> None:
@@ -81,11 +97,11 @@ def test_second_migration_changes_nothing(dsn: str, first_report: SchemaReport) 
     second = migrate(dsn)
     assert second == SchemaReport(first_report.timescaledb, SCHEMA_VERSION, [])
     assert _catalog(dsn) == before
-    assert _rows(dsn, "SELECT version FROM pulse_schema_version") == [(1,)]
+    assert _rows(dsn, "SELECT version FROM pulse_schema_version ORDER BY 1") == VERSIONS
 
 
 def test_every_table_and_column_has_a_comment(dsn: str, first_report: SchemaReport) -> None:
-    for table in TABLES:
+    for table in TABLES + ROLLUPS:
         (table_comment,) = _rows(dsn, "SELECT obj_description(%s::regclass, 'pg_class')", [table])[
             0
         ]
@@ -158,7 +174,7 @@ def test_concurrent_migrations_apply_each_version_once(pg_dsn: str) -> None:
             thread.join()
         assert len(reports) == 3
         assert sum(1 for r in reports if r.actions) == 1
-        assert _rows(fresh, "SELECT version FROM pulse_schema_version") == [(1,)]
+        assert _rows(fresh, "SELECT version FROM pulse_schema_version ORDER BY 1") == VERSIONS
 
 
 def test_settings_the_database_cannot_honour_are_refused_and_change_nothing(
@@ -176,3 +192,59 @@ def test_settings_the_database_cannot_honour_are_refused_and_change_nothing(
         assert not report.timescaledb
         with pytest.raises(ConfigError, match="built without TimescaleDB"):
             migrate(fresh, timescaledb=True)
+
+
+def test_a_version_1_database_migrates_to_version_2(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with temporary_database(pg_dsn) as fresh:
+        with monkeypatch.context() as patch:
+            patch.setattr(sinks.schema, "MIGRATIONS", MIGRATIONS[:1])
+            migrate(fresh)
+        assert _rows(fresh, "SELECT to_regclass('pulse_period_outcomes')") == [(None,)]
+        with psycopg.connect(fresh, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO pulse_item_states VALUES ('T1', 'ticket', 's', 'open', NULL, NULL, "
+                "NULL, '2024-01-01Z', NULL, NULL, NULL, NULL, '2024-01-01Z', 1, '{}')"
+            )
+        report = migrate(fresh)
+        assert len(report.actions) == 1 and "applied version 2" in report.actions[0]
+        assert _rows(fresh, "SELECT version FROM pulse_schema_version ORDER BY 1") == VERSIONS
+        assert _rows(fresh, "SELECT item_id FROM pulse_item_states") == [("T1",)]
+        assert _rows(fresh, "SELECT count(*) FROM pulse_monitor_lease") == [(1,)]
+        assert migrate(fresh).actions == []
+
+
+def test_indicator_rollups_bucket_by_utc_hour_and_day(dsn: str, first_report: SchemaReport) -> None:
+    points = [
+        ("2024-03-01T10:05:00Z", 4.0),
+        ("2024-03-01T10:55:00Z", 2.0),
+        ("2024-03-01T11:10:00Z", 9.0),
+        ("2024-03-01T23:30:00-01:00", 1.0),  # 2024-03-02T00:30Z: the next UTC day
+    ]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET TIME ZONE 'America/New_York'")  # buckets must not follow the session
+        for at, value in points:
+            conn.execute(
+                "INSERT INTO pulse_indicator_points VALUES ('c', 's', '', 'open_backlog', %s, %s, "
+                "false)",
+                [at, value],
+            )
+        if first_report.timescaledb:
+            for view in ROLLUPS:
+                conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+    columns = "to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24'), avg_value, min_value, "
+    columns += "max_value, last_value, points"
+    hourly = _rows(dsn, f"SELECT {columns} FROM pulse_indicator_hourly ORDER BY bucket")
+    assert hourly == [
+        ("2024-03-01 10", 3.0, 2.0, 4.0, 2.0, 2),
+        ("2024-03-01 11", 9.0, 9.0, 9.0, 9.0, 1),
+        ("2024-03-02 00", 1.0, 1.0, 1.0, 1.0, 1),
+    ]
+    daily = _rows(dsn, f"SELECT {columns} FROM pulse_indicator_daily ORDER BY bucket")
+    assert daily == [
+        ("2024-03-01 00", 5.0, 2.0, 9.0, 9.0, 3),
+        ("2024-03-02 00", 1.0, 1.0, 1.0, 1.0, 1),
+    ]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM pulse_indicator_points")

@@ -1,0 +1,156 @@
+"""What a time-to-target KPI measures on one item: its resolutions and its risk over time.
+
+The item's clock transitions come from its events through the KPI's clock spec
+(``ClockSpec.actions_for``) and are folded by ``processors.sla_clock``. From the resulting
+timeline:
+
+* every stop of the clock is one *resolution*: the business time elapsed up to the stop against
+  the target of the item's priority at that moment (no target for that priority: not measured);
+* while the clock is open (started or reopened, not stopped), the item is *past its risk share*
+  once the elapsed time reaches ``at_risk_share`` of its target, *at risk* from then until the
+  target is used up, and *breached* after that. These are spans of time, so a gauge read at any
+  instant counts the items whose span contains it.
+
+The elapsed business time is non-decreasing, so each threshold is crossed at most once per
+priority segment; the crossing instant is found with ``BusinessCalendar.add_business_time``.
+As in ``ClockReading``, an item whose elapsed time equals its target is at risk, not breached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from processors.calendar import BusinessCalendar
+from processors.contract import TimeToTargetKpi
+from processors.item_history import ItemHistory, Span
+from processors.sla_clock import ClockTimeline, ClockTransition, RunningSpan, fold_transitions
+
+_ZERO = timedelta(0)
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """One stop of an item's clock, measured against its target."""
+
+    at: datetime
+    elapsed: timedelta
+    target: timedelta
+    priority: str | None
+
+    @property
+    def met(self) -> bool:
+        return self.elapsed <= self.target
+
+
+@dataclass(frozen=True, slots=True)
+class ItemClockMeasures:
+    resolutions: tuple[Resolution, ...] = ()
+    measured_open: tuple[Span, ...] = ()
+    past_risk_share: tuple[Span, ...] = ()
+    at_risk: tuple[Span, ...] = ()
+    breached: tuple[Span, ...] = ()
+
+
+class _Elapsed:
+    """Business time elapsed on a clock's running spans, and its inverse."""
+
+    def __init__(self, spans: tuple[RunningSpan, ...], calendar: BusinessCalendar) -> None:
+        self.spans = spans
+        self.calendar = calendar
+        self.before: list[timedelta] = []
+        total = _ZERO
+        for span in spans:
+            self.before.append(total)
+            if span.end is not None:
+                total += calendar.business_time_between(span.start, span.end)
+
+    def at(self, moment: datetime) -> timedelta:
+        elapsed = _ZERO
+        for span, before in zip(self.spans, self.before, strict=True):
+            if span.start >= moment:
+                break
+            end = moment if span.end is None or span.end > moment else span.end
+            elapsed = before + self.calendar.business_time_between(span.start, end)
+        return elapsed
+
+    def reaches(self, amount: timedelta) -> datetime | None:
+        """The first instant the elapsed time reaches ``amount`` (None: it never does)."""
+        for span, before in zip(self.spans, self.before, strict=True):
+            if span.end is None:
+                return self.calendar.add_business_time(span.start, amount - before)
+            length = self.calendar.business_time_between(span.start, span.end)
+            if before + length >= amount:
+                return self.calendar.add_business_time(span.start, amount - before)
+        return None
+
+
+def clock_timeline(history: ItemHistory, kpi: TimeToTargetKpi) -> ClockTimeline:
+    transitions = [
+        ClockTransition(event.time, action, sequence, event.event_id)
+        for _, event, sequence in history.ordered()
+        for action in kpi.clock.actions_for(event)
+    ]
+    return fold_transitions(
+        transitions,
+        opened_at=history.opened_at,
+        retroactive_start=kpi.clock.retroactive_start,
+    )
+
+
+def measure_clock(
+    history: ItemHistory, kpi: TimeToTargetKpi, calendar: BusinessCalendar
+) -> ItemClockMeasures:
+    timeline = clock_timeline(history, kpi)
+    if not timeline.episodes:
+        return ItemClockMeasures()
+    elapsed = _Elapsed(timeline.spans, calendar)
+    priorities = history.priorities
+    resolutions = []
+    for stop in timeline.stops:
+        priority = priorities.value_at(stop)
+        target = kpi.target_for(None if priority is None else str(priority))
+        if target is not None:
+            resolutions.append(
+                Resolution(
+                    stop, elapsed.at(stop), target, None if priority is None else str(priority)
+                )
+            )
+    measured: list[Span] = []
+    past: list[Span] = []
+    risk: list[Span] = []
+    breached: list[Span] = []
+    for episode in timeline.episodes:
+        for start, end, priority in priorities.segments(episode.start, episode.end):
+            target = kpi.target_for(None if priority is None else str(priority))
+            if target is None:
+                continue
+            measured.append(Span(start, end))
+            risk_from = elapsed.reaches(target * kpi.at_risk_share)
+            used_up = elapsed.reaches(target)
+            # Breached once the elapsed time *exceeds* the target (as ClockReading says): at
+            # the instant it is used up the item is still at risk, not breached.
+            breach_at = None if used_up is None else used_up + _TICK
+            _clip(past, risk_from, None, start, end)
+            _clip(risk, risk_from, breach_at, start, end)
+            _clip(breached, breach_at, None, start, end)
+    return ItemClockMeasures(
+        tuple(resolutions), tuple(measured), tuple(past), tuple(risk), tuple(breached)
+    )
+
+
+def _clip(
+    into: list[Span],
+    begin: datetime | None,
+    finish: datetime | None,
+    start: datetime,
+    end: datetime | None,
+) -> None:
+    """Append ``[begin, finish) ∩ [start, end)`` when not empty (``begin`` None: never)."""
+    if begin is None:
+        return
+    lo = max(begin, start)
+    hi = end if finish is None else (finish if end is None else min(finish, end))
+    if hi is None or lo < hi:
+        into.append(Span(lo, hi))

@@ -1,0 +1,740 @@
+"""A contract evaluated over a set of events: indicator series and period outcomes.
+
+``ContractEvaluation`` is the one computation both drivers run. The backtest feeds it the events
+of a file; the streaming monitor feeds it the events the pipeline stored. It keeps each item's
+events as a set (``ItemHistory``) and evaluates from those sets, so the result depends only on
+*which* events it has seen: not their order, not how often. That is what makes the backtest and
+the streaming pipeline agree exactly, also on shuffled and duplicated input.
+
+Event time drives everything. The *watermark* is the latest event time seen minus the contract's
+allowed lateness. Rows at or before the watermark are ``final``. An event older than the
+watermark when it arrives is *late beyond the allowed lateness*: it is still applied (nothing is
+lost), reported as a ``LateEvent`` naming the final rows it corrected, and counted.
+
+Series are sampled on event-time grids (``processors.periods``): the service indicators on the
+contract's ``monitoring.sample_every`` grid, each threshold KPI's gauge on its own
+``sample_every`` grid. Counts of items in a state (open, overdue, at risk) at an instant are
+counts of the spans containing it; event counts (arrivals, completions, reassignments) are per
+slice ``(previous sample, sample]``; "to date" values run from the start of the sample's contract
+period (rolling KPIs: the N days up to the sample) to the sample, inclusive.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from processors.clock_measures import ItemClockMeasures, Resolution, measure_clock
+from processors.contract import (
+    Contract,
+    EventSelectorSpec,
+    KpiBase,
+    RatioKpi,
+    Service,
+    ThresholdKpi,
+    TimeToTargetKpi,
+    TrendKpi,
+)
+from processors.item_history import ItemHistory, Span
+from processors.lifecycle import ItemEvent, ItemKind
+from processors.measurements import (
+    SERVICE_WIDE,
+    Delta,
+    IndicatorPoint,
+    LateEvent,
+    PeriodOutcome,
+    diff,
+)
+from processors.periods import (
+    Period,
+    calendar_period,
+    index_range,
+    periods_covering,
+    sample_grid,
+    shift_period,
+)
+from processors.settlement import PeriodMeasure, settle
+
+_MAX_CHANGED_LISTED = 100
+
+INDICATOR_HELP: dict[str, str] = {
+    "open_backlog": "Open items at the sample instant.",
+    "overdue_backlog": "Open items past their due date at the sample instant.",
+    "backlog_age_p50_seconds": "Median age of open items, seconds since opening.",
+    "backlog_age_p90_seconds": "90th-percentile age of open items, seconds since opening.",
+    "arrivals": "Items opened since the previous sample.",
+    "completions": "Items that stopped being open since the previous sample.",
+    "arrival_completion_ratio": "Arrivals per completion since the previous sample "
+    "(arrivals when nothing completed).",
+    "reassignments": "Assignee changes since the previous sample.",
+    "items_at_risk": "Open items past the at-risk share of their target, not yet breached.",
+    "share_past_risk": "Share of measured open items past the at-risk share of their target.",
+    "breached_open": "Open items already past their target.",
+    "met_to_date": "Items resolved within target in the current period so far.",
+    "missed_to_date": "Items resolved past target in the current period so far.",
+    "attainment_to_date": "The KPI's measure in the current period so far.",
+    "mttr_seconds": "Mean business time to resolve, seconds, in the current period so far.",
+    "good_to_date": "Good events in the current period so far.",
+    "total_to_date": "Total events in the current period so far.",
+    "gauge_value": "The threshold KPI's gauge at its sample instant.",
+    "within_bound": "1 when the threshold KPI's gauge is within its bound, else 0.",
+    "volume_to_date": "Events counted in the current period so far.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    points: dict[tuple[str, str, str, str, datetime], IndicatorPoint]
+    outcomes: dict[tuple[str, str, datetime], PeriodOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What one ``observe`` call did with its events."""
+
+    new: int
+    duplicates: int
+    unmonitored: int
+    late: tuple[ItemEvent, ...]
+    watermark: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The rows one batch of events changed, ready to write."""
+
+    observed: Observed
+    points: Delta[tuple[str, str, str, str, datetime], IndicatorPoint]
+    outcomes: Delta[tuple[str, str, datetime], PeriodOutcome]
+    late: tuple[LateEvent, ...]
+
+
+@dataclass(slots=True)
+class _ServiceItems:
+    service_id: str
+    service: Service
+    items: dict[str, ItemHistory] = field(default_factory=dict)
+
+    def sorted_items(self) -> list[ItemHistory]:
+        return [self.items[key] for key in sorted(self.items)]
+
+
+class ContractEvaluation:
+    """Events in, indicator points and period outcomes out (see the module doc)."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.zone = ZoneInfo(contract.client.time_zone)
+        self.lateness = contract.monitoring.lateness
+        self.sample_every = contract.monitoring.step
+        self._services: dict[tuple[str, ItemKind], _ServiceItems] = {
+            (svc.source, svc.item_kind): _ServiceItems(sid, svc)
+            for sid, svc in contract.services.items()
+        }
+        self._clock_cache: dict[tuple[str, str, str], tuple[int, ItemClockMeasures]] = {}
+        self._versions: dict[tuple[str, str], int] = {}
+        self.max_time: datetime | None = None
+        self.min_time: datetime | None = None
+        self._last: Evaluation = Evaluation({}, {})
+
+    # -- input -----------------------------------------------------------------------------------
+
+    @property
+    def watermark(self) -> datetime | None:
+        return None if self.max_time is None else self.max_time - self.lateness
+
+    def monitors(self, source: str) -> bool:
+        return any(svc.service.source == source for svc in self._services.values())
+
+    def observe(self, events: Iterable[tuple[ItemEvent, int]]) -> Observed:
+        """Add events (with their producer sequence numbers); see the module doc."""
+        watermark = self.watermark
+        new = duplicates = unmonitored = 0
+        late: list[ItemEvent] = []
+        for event, sequence in events:
+            group = self._services.get((event.source, event.kind))
+            if group is None:
+                unmonitored += 1
+                continue
+            history = group.items.get(event.item_id)
+            if history is None:
+                history = group.items[event.item_id] = ItemHistory(
+                    event.source, event.item_id, event.kind
+                )
+            if not history.add(event, sequence):
+                duplicates += 1
+                continue
+            new += 1
+            key = (event.source, event.item_id)
+            self._versions[key] = self._versions.get(key, 0) + 1
+            if watermark is not None and event.time < watermark:
+                late.append(event)
+            if self.max_time is None or event.time > self.max_time:
+                self.max_time = event.time
+            if self.min_time is None or event.time < self.min_time:
+                self.min_time = event.time
+        return Observed(new, duplicates, unmonitored, tuple(late), watermark)
+
+    def step(self, events: Iterable[tuple[ItemEvent, int]]) -> Step:
+        """Observe a batch and return what it changed since the previous step."""
+        observed = self.observe(events)
+        before = self._last
+        after = self.evaluate() if observed.new else before
+        self._last = after
+        points = diff(before.points, after.points)
+        outcomes = diff(before.outcomes, after.outcomes)
+        late: tuple[LateEvent, ...] = ()
+        if observed.late:
+            changed = _final_changes(before, points.upserts, outcomes.upserts)
+            late = tuple(
+                LateEvent(
+                    self.contract.contract,
+                    event.event_id,
+                    event.time,
+                    observed.watermark or event.time,
+                    changed,
+                )
+                for event in observed.late
+            )
+        return Step(observed, points, outcomes, late)
+
+    def rebuild(self, events: Iterable[tuple[ItemEvent, int]]) -> Evaluation:
+        """Observe events and evaluate everything (no delta); later steps diff against this."""
+        self.observe(events)
+        self._last = self.evaluate()
+        return self._last
+
+    @property
+    def last(self) -> Evaluation:
+        """The evaluation of the latest ``step`` or ``rebuild``."""
+        return self._last
+
+    def latest_points(self) -> list[IndicatorPoint]:
+        """The newest point of every series of the last evaluation (for gauges)."""
+        newest: dict[tuple[str, str, str], IndicatorPoint] = {}
+        for point in self._last.points.values():
+            series = (point.service, point.kpi, point.indicator)
+            held = newest.get(series)
+            if held is None or point.at > held.at:
+                newest[series] = point
+        return list(newest.values())
+
+    def latest_outcomes(self) -> list[PeriodOutcome]:
+        """The newest period outcome of every KPI of the last evaluation."""
+        newest: dict[str, PeriodOutcome] = {}
+        for outcome in self._last.outcomes.values():
+            held = newest.get(outcome.kpi)
+            if held is None or outcome.period_start > held.period_start:
+                newest[outcome.kpi] = outcome
+        return list(newest.values())
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def evaluate(self) -> Evaluation:
+        points: dict[tuple[str, str, str, str, datetime], IndicatorPoint] = {}
+        measures: list[PeriodMeasure] = []
+        if self.max_time is not None and self.min_time is not None:
+            for group in self._services.values():
+                if not group.items:
+                    continue
+                run = _ServiceRun(self, group)
+                for point in run.points():
+                    points[
+                        (point.contract, point.service, point.kpi, point.indicator, point.at)
+                    ] = point
+                measures.extend(run.measures())
+        outcomes = {row.key: row for row in settle(self.contract, measures)}
+        return Evaluation(points, outcomes)
+
+    def clock_measures(self, kpi: TimeToTargetKpi, history: ItemHistory) -> ItemClockMeasures:
+        key = (kpi.id, history.source, history.item_id)
+        version = self._versions.get((history.source, history.item_id), 0)
+        cached = self._clock_cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        measures = measure_clock(history, kpi, self.contract.calendar_of(kpi))
+        self._clock_cache[key] = (version, measures)
+        return measures
+
+
+def _final_changes(
+    before: Evaluation,
+    points: Sequence[IndicatorPoint],
+    outcomes: Sequence[PeriodOutcome],
+) -> tuple[str, ...]:
+    changed: list[str] = []
+    for outcome in outcomes:
+        old = before.outcomes.get(outcome.key)
+        if old is not None and old.final:
+            changed.append(f"{outcome.kpi}@{outcome.period_start.isoformat()}")
+    for point in points:
+        old_point = before.points.get(point.key)
+        if old_point is not None and old_point.final:
+            changed.append(f"{point.kpi or point.service}/{point.indicator}@{point.at.isoformat()}")
+    return tuple(changed[:_MAX_CHANGED_LISTED])
+
+
+# -- one service's series and measures ------------------------------------------------------------
+
+
+class _ServiceRun:
+    """Evaluates one service of a contract: its indicators and its KPIs' period measures."""
+
+    def __init__(self, evaluation: ContractEvaluation, group: _ServiceItems) -> None:
+        assert evaluation.max_time is not None
+        self.ev = evaluation
+        self.contract = evaluation.contract
+        self.zone = evaluation.zone
+        self.group = group
+        self.items = group.sorted_items()
+        self.first = min(item.first_event_at for item in self.items)
+        self.last = evaluation.max_time
+        self.watermark = evaluation.watermark
+        self.step = evaluation.sample_every
+        self.grid = sample_grid(self.first, self.last, self.step, self.zone)
+        self._selected: dict[int, list[datetime]] = {}
+        self._period_starts: dict[tuple[datetime, str], datetime] = {}
+        self._samples: dict[str, tuple[list[datetime], list[float], list[bool]]] = {}
+
+    def _final(self, moment: datetime) -> bool:
+        return self.watermark is not None and moment <= self.watermark
+
+    def _series(
+        self, kpi: str, indicator: str, grid: list[datetime], values: Sequence[float | None]
+    ) -> Iterator[IndicatorPoint]:
+        contract, service, watermark = self.contract.contract, self.group.service_id, self.watermark
+        for at, value in zip(grid, values, strict=True):
+            if value is not None:
+                final = watermark is not None and at <= watermark
+                yield IndicatorPoint(contract, service, kpi, indicator, at, float(value), final)
+
+    def kpis(self) -> list[KpiBase]:
+        return [k for k in self.contract.kpis if k.service == self.group.service_id]
+
+    # -- indicators ------------------------------------------------------------------------------
+
+    def points(self) -> Iterator[IndicatorPoint]:
+        grid, step = self.grid, self.step
+        yield from self._series(
+            SERVICE_WIDE, "open_backlog", grid, _count_spans(grid, self._open_spans(None))
+        )
+        p50, p90 = _age_percentiles(grid, self._open_spans(None))
+        yield from self._series(SERVICE_WIDE, "backlog_age_p50_seconds", grid, p50)
+        yield from self._series(SERVICE_WIDE, "backlog_age_p90_seconds", grid, p90)
+        arrivals = _count_in_slices(grid, step, (item.opened_at for item in self.items))
+        completions = _count_in_slices(
+            grid, step, (t for item in self.items for t in item.completions())
+        )
+        yield from self._series(SERVICE_WIDE, "arrivals", grid, arrivals)
+        yield from self._series(SERVICE_WIDE, "completions", grid, completions)
+        yield from self._series(
+            SERVICE_WIDE, "arrival_completion_ratio", grid, _ratios(arrivals, completions)
+        )
+        yield from self._series(
+            SERVICE_WIDE,
+            "reassignments",
+            grid,
+            _count_in_slices(grid, step, (t for item in self.items for t in item.reassignments())),
+        )
+        if self.group.service.item_kind is ItemKind.ORDER:
+            yield from self._series(
+                SERVICE_WIDE, "overdue_backlog", grid, _count_spans(grid, self._overdue_spans(None))
+            )
+        for kpi in self.kpis():
+            if isinstance(kpi, TimeToTargetKpi):
+                yield from self._clock_points(kpi)
+            elif isinstance(kpi, RatioKpi):
+                yield from self._ratio_points(kpi)
+            elif isinstance(kpi, ThresholdKpi):
+                yield from self._threshold_points(kpi)
+            elif isinstance(kpi, TrendKpi):
+                yield from self._to_date_points(
+                    kpi, "volume_to_date", self._selected_times(kpi.count)
+                )
+
+    def _clock_points(self, kpi: TimeToTargetKpi) -> Iterator[IndicatorPoint]:
+        grid = self.grid
+        measures = [self.ev.clock_measures(kpi, item) for item in self.items]
+        measured = _count_spans(grid, [s for m in measures for s in m.measured_open])
+        past = _count_spans(grid, [s for m in measures for s in m.past_risk_share])
+        yield from self._series(
+            kpi.id,
+            "items_at_risk",
+            grid,
+            _count_spans(grid, [s for m in measures for s in m.at_risk]),
+        )
+        yield from self._series(
+            kpi.id,
+            "breached_open",
+            grid,
+            _count_spans(grid, [s for m in measures for s in m.breached]),
+        )
+        yield from self._series(
+            kpi.id,
+            "share_past_risk",
+            grid,
+            [p / n if n else 0.0 for p, n in zip(past, measured, strict=True)],
+        )
+        resolutions = sorted((r for m in measures for r in m.resolutions), key=lambda r: r.at)
+        times = [r.at for r in resolutions]
+        met_prefix = _prefix(1 if r.met else 0 for r in resolutions)
+        micros_prefix = _prefix(r.elapsed // timedelta(microseconds=1) for r in resolutions)
+        met_series: list[float | None] = []
+        missed_series: list[float | None] = []
+        attainment: list[float | None] = []
+        mttr: list[float | None] = []
+        for g in grid:
+            lo, hi = self._to_date_range(kpi, times, g)
+            met = met_prefix[hi] - met_prefix[lo]
+            total = hi - lo
+            met_series.append(met)
+            missed_series.append(total - met)
+            attainment.append(met / total if total else None)
+            mttr.append((micros_prefix[hi] - micros_prefix[lo]) / total / 1e6 if total else None)
+        yield from self._series(kpi.id, "met_to_date", grid, met_series)
+        yield from self._series(kpi.id, "missed_to_date", grid, missed_series)
+        yield from self._series(kpi.id, "attainment_to_date", grid, attainment)
+        yield from self._series(kpi.id, "mttr_seconds", grid, mttr)
+
+    def _ratio_points(self, kpi: RatioKpi) -> Iterator[IndicatorPoint]:
+        good_times = self._selected_times(kpi.good)
+        yield from self._to_date_points(kpi, "good_to_date", good_times)
+        total_times = self._selected_times(kpi.total)
+        yield from self._to_date_points(kpi, "total_to_date", total_times)
+        shares: list[float | None] = []
+        for g in self.grid:
+            lo, hi = self._to_date_range(kpi, total_times, g)
+            glo, ghi = self._to_date_range(kpi, good_times, g)
+            shares.append((ghi - glo) / (hi - lo) if hi > lo else None)
+        yield from self._series(kpi.id, "attainment_to_date", self.grid, shares)
+
+    def _threshold_points(self, kpi: ThresholdKpi) -> Iterator[IndicatorPoint]:
+        grid, values, within = self._threshold_samples(kpi)
+        yield from self._series(kpi.id, "gauge_value", grid, values)
+        yield from self._series(kpi.id, "within_bound", grid, [1.0 if w else 0.0 for w in within])
+        within_times = [g for g, w in zip(grid, within, strict=True) if w]
+        shares: list[float | None] = []
+        for g in grid:
+            lo, hi = self._to_date_range(kpi, grid, g)
+            wlo, whi = self._to_date_range(kpi, within_times, g)
+            shares.append((whi - wlo) / (hi - lo) if hi > lo else None)
+        yield from self._series(kpi.id, "attainment_to_date", grid, shares)
+
+    def _to_date_points(
+        self, kpi: KpiBase, indicator: str, times: list[datetime]
+    ) -> Iterator[IndicatorPoint]:
+        counts: list[float | None] = []
+        for g in self.grid:
+            lo, hi = self._to_date_range(kpi, times, g)
+            counts.append(hi - lo)
+        yield from self._series(kpi.id, indicator, self.grid, counts)
+
+    def _to_date_range(self, kpi: KpiBase, times: list[datetime], g: datetime) -> tuple[int, int]:
+        if kpi.period.is_rolling:
+            assert kpi.period.days is not None
+            start = g - timedelta(days=kpi.period.days)
+            return bisect.bisect_right(times, start), bisect.bisect_right(times, g)
+        key = (g, kpi.period.kind)
+        begins = self._period_starts.get(key)
+        if begins is None:
+            begins = self._period_starts[key] = calendar_period(g, kpi.period.kind, self.zone).start
+        return bisect.bisect_left(times, begins), bisect.bisect_right(times, g)
+
+    # -- spans and selections -------------------------------------------------------------------
+
+    def _open_spans(self, priorities: Sequence[str] | None) -> list[tuple[Span, datetime]]:
+        """Open spans (with the item's opening time), only while of ``priorities`` if given."""
+        out: list[tuple[Span, datetime]] = []
+        for item in self.items:
+            opened = item.opened_at
+            for span in item.open_spans():
+                if priorities is None:
+                    out.append((span, opened))
+                    continue
+                for start, end, value in item.priorities.segments(span.start, span.end):
+                    if value is not None and str(value) in priorities:
+                        out.append((Span(start, end), opened))
+        return out
+
+    def _overdue_spans(self, priorities: Sequence[str] | None) -> list[Span]:
+        out: list[Span] = []
+        for item in self.items:
+            for span in item.open_spans():
+                for start, end, due in item.due_dates.segments(span.start, span.end):
+                    if not isinstance(due, datetime):
+                        continue
+                    if (
+                        priorities is not None
+                        and str(item.priorities.value_at(start)) not in priorities
+                    ):
+                        continue
+                    lo = max(start, due)
+                    if end is None or lo < end:
+                        out.append(Span(lo, end))
+        return out
+
+    def _selected_times(self, selector: EventSelectorSpec) -> list[datetime]:
+        key = id(selector)
+        if key not in self._selected:
+            self._selected[key] = self._select(selector)
+        return self._selected[key]
+
+    def _select(self, selector: EventSelectorSpec) -> list[datetime]:
+        times: list[datetime] = []
+        for item in self.items:
+            for _, event, _ in item.ordered():
+                if event.lifecycle not in selector.events:
+                    continue
+                priority = item.priorities.value_at(event.time)
+                due = item.due_dates.value_at(event.time)
+                if selector.matches(
+                    event,
+                    opened_at=item.opened_by(event.time),
+                    due_at=due if isinstance(due, datetime) else None,
+                    priority=None if priority is None else str(priority),
+                ):
+                    times.append(event.time)
+        times.sort()
+        return times
+
+    def _threshold_samples(
+        self, kpi: ThresholdKpi
+    ) -> tuple[list[datetime], list[float], list[bool]]:
+        if kpi.id not in self._samples:
+            self._samples[kpi.id] = self._sample_threshold(kpi)
+        return self._samples[kpi.id]
+
+    def _sample_threshold(
+        self, kpi: ThresholdKpi
+    ) -> tuple[list[datetime], list[float], list[bool]]:
+        step = _duration(kpi.sample_every)
+        grid = sample_grid(self.first, self.last, step, self.zone)
+        values: list[float]
+        gauge = kpi.gauge
+        if gauge == "open_backlog":
+            values = [float(v) for v in _count_spans(grid, self._open_spans(kpi.priorities))]
+        elif gauge == "overdue_backlog":
+            values = [float(v) for v in _count_spans(grid, self._overdue_spans(kpi.priorities))]
+        elif gauge in ("backlog_age_p50", "backlog_age_p90"):
+            p50, p90 = _age_percentiles(grid, self._open_spans(kpi.priorities))
+            values = p50 if gauge == "backlog_age_p50" else p90
+        elif gauge == "items_at_risk":
+            clock = self.contract.kpi(str(kpi.clock_kpi))
+            assert isinstance(clock, TimeToTargetKpi)
+            spans = [s for item in self.items for s in self.ev.clock_measures(clock, item).at_risk]
+            values = [float(v) for v in _count_spans(grid, spans)]
+        else:  # arrival_completion_ratio
+            arrivals = _count_in_slices(grid, step, (item.opened_at for item in self.items))
+            completions = _count_in_slices(
+                grid, step, (t for item in self.items for t in item.completions())
+            )
+            values = _ratios(arrivals, completions)
+        bound = kpi.bound_value()
+        limit = bound.total_seconds() if isinstance(bound, timedelta) else float(bound)
+        within = [v <= limit if kpi.op == "<=" else v >= limit for v in values]
+        return grid, values, within
+
+    # -- period measures ---------------------------------------------------------------------------
+
+    def _periods(self, kpi: KpiBase) -> list[Period]:
+        return periods_covering(self.first, self.last, kpi.period.kind, self.zone, kpi.period.days)
+
+    def _measure(
+        self,
+        kpi: KpiBase,
+        period: Period,
+        measured: int,
+        good: int,
+        measure: float | None,
+        baseline: int | None = None,
+        no_baseline: bool = False,
+    ) -> PeriodMeasure:
+        name = f"rolling {kpi.period.days}d" if kpi.period.is_rolling else kpi.period.kind
+        final = self.watermark is not None and period.end <= self.watermark
+        return PeriodMeasure(
+            kpi,
+            self.group.service_id,
+            period,
+            name,
+            measured,
+            good,
+            baseline,
+            measure,
+            final,
+            no_baseline,
+        )
+
+    def measures(self) -> Iterator[PeriodMeasure]:
+        for kpi in self.kpis():
+            if isinstance(kpi, TimeToTargetKpi):
+                resolutions = sorted(
+                    (
+                        r
+                        for item in self.items
+                        for r in self.ev.clock_measures(kpi, item).resolutions
+                    ),
+                    key=lambda r: r.at,
+                )
+                yield from self._share_measures(
+                    kpi, [r.at for r in resolutions], [r.at for r in resolutions if r.met]
+                )
+            elif isinstance(kpi, RatioKpi):
+                yield from self._share_measures(
+                    kpi, self._selected_times(kpi.total), self._selected_times(kpi.good)
+                )
+            elif isinstance(kpi, ThresholdKpi):
+                grid, _, within = self._threshold_samples(kpi)
+                yield from self._share_measures(
+                    kpi, grid, [g for g, w in zip(grid, within, strict=True) if w]
+                )
+            elif isinstance(kpi, TrendKpi):
+                yield from self._trend_measures(kpi)
+
+    def _share_measures(
+        self, kpi: KpiBase, total: list[datetime], good: list[datetime]
+    ) -> Iterator[PeriodMeasure]:
+        for period in self._periods(kpi):
+            n = _count_between(total, period.start, period.end)
+            g = _count_between(good, period.start, period.end)
+            yield self._measure(kpi, period, n, g, g / n if n else None)
+
+    def _trend_measures(self, kpi: TrendKpi) -> Iterator[PeriodMeasure]:
+        times = self._selected_times(kpi.count)
+        for period in self._periods(kpi):
+            count = _count_between(times, period.start, period.end)
+            base = self._baseline(kpi, period)
+            if base.end <= self.first:
+                yield self._measure(kpi, period, count, count, None, None, no_baseline=True)
+                continue
+            base_end = base.end
+            if period.end > self.last:  # still going: compare with the baseline as far in
+                base_end = min(base.end, base.start + (self.last - period.start))
+            base_count = _count_between(times, base.start, base_end)
+            change = (count - base_count) / base_count if base_count else None
+            yield self._measure(
+                kpi, period, count, count, change, base_count, no_baseline=base_count == 0
+            )
+
+    def _baseline(self, kpi: TrendKpi, period: Period) -> Period:
+        if kpi.period.is_rolling:
+            length = period.end - period.start
+            back = length if kpi.baseline == "previous_period" else timedelta(days=364)
+            return Period(period.start - back, period.end - back, "baseline")
+        months = (
+            (3 if kpi.period.kind == "quarter" else 1) if kpi.baseline == "previous_period" else 12
+        )
+        return shift_period(period, kpi.period.kind, self.zone, -months)
+
+
+# -- counting on grids ------------------------------------------------------------------------
+
+
+def _duration(text: str) -> timedelta:
+    from processors.quantities import parse_duration
+
+    return parse_duration(text)
+
+
+def _count_spans(grid: list[datetime], spans: Iterable[Span | tuple[Span, datetime]]) -> list[int]:
+    """How many spans contain each grid instant."""
+    marks = [0] * (len(grid) + 1)
+    for entry in spans:
+        span = entry[0] if isinstance(entry, tuple) else entry
+        indices = index_range(grid, span.start, span.end)
+        if indices:
+            marks[indices.start] += 1
+            marks[indices.stop] -= 1
+    counts, running = [], 0
+    for mark in marks[:-1]:
+        running += mark
+        counts.append(running)
+    return counts
+
+
+def _count_in_slices(
+    grid: list[datetime], step: timedelta, instants: Iterable[datetime]
+) -> list[int]:
+    """How many instants fall in each slice ``(previous grid instant, grid instant]``."""
+    counts = [0] * len(grid)
+    if not grid:
+        return counts
+    floor = grid[0] - step
+    for moment in instants:
+        index = bisect.bisect_left(grid, moment)
+        if index < len(grid) and moment > floor:
+            counts[index] += 1
+    return counts
+
+
+def _ratios(numerators: Sequence[int], denominators: Sequence[int]) -> list[float]:
+    return [n / d if d else float(n) for n, d in zip(numerators, denominators, strict=True)]
+
+
+def _age_percentiles(
+    grid: list[datetime], spans: list[tuple[Span, datetime]]
+) -> tuple[list[float], list[float]]:
+    """Median and 90th-percentile age (seconds, nearest rank) of the open items at each instant."""
+    starts = sorted((span.start, opened) for span, opened in spans)
+    ends = sorted((span.end, opened) for span, opened in spans if span.end is not None)
+    opened_sorted: list[datetime] = []
+    p50: list[float] = []
+    p90: list[float] = []
+    si = ei = 0
+    for g in grid:
+        while si < len(starts) and starts[si][0] <= g:
+            bisect.insort(opened_sorted, starts[si][1])
+            si += 1
+        while ei < len(ends) and ends[ei][0] <= g:
+            opened_sorted.pop(bisect.bisect_left(opened_sorted, ends[ei][1]))
+            ei += 1
+        n = len(opened_sorted)
+        if n == 0:
+            p50.append(0.0)
+            p90.append(0.0)
+            continue
+        # Ages descend as opening times ascend: the k-th smallest age is the (n-k)-th opening.
+        p50.append((g - opened_sorted[n - _rank(0.5, n)]).total_seconds())
+        p90.append((g - opened_sorted[n - _rank(0.9, n)]).total_seconds())
+    return p50, p90
+
+
+def _rank(quantile: float, n: int) -> int:
+    """Nearest-rank position (1-based) of a quantile among ``n`` values."""
+    return max(1, -(-int(quantile * 1000) * n // 1000))
+
+
+def _prefix(values: Iterable[int]) -> list[int]:
+    out = [0]
+    for value in values:
+        out.append(out[-1] + value)
+    return out
+
+
+def _count_between(times: list[datetime], start: datetime, end: datetime) -> int:
+    return bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
+
+
+def resolutions_of(
+    evaluation: ContractEvaluation, kpi: TimeToTargetKpi
+) -> list[tuple[str, Resolution]]:
+    """Every measured resolution of ``kpi`` with its item id (for drill-down and tests)."""
+    out: list[tuple[str, Resolution]] = []
+    for group in evaluation._services.values():
+        if group.service_id != kpi.service:
+            continue
+        for item in group.sorted_items():
+            out.extend((item.item_id, r) for r in evaluation.clock_measures(kpi, item).resolutions)
+    return out
+
+
+__all__ = [
+    "INDICATOR_HELP",
+    "ContractEvaluation",
+    "Evaluation",
+    "Observed",
+    "Step",
+    "resolutions_of",
+]

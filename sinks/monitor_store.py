@@ -1,0 +1,409 @@
+"""``MonitorStore``: the contract monitor's database adapter (psycopg 3, async).
+
+The monitor works in ticks; one tick is one transaction on the store's single connection:
+
+1. lock the one-row lease (``pulse_monitor_lease``, ``SELECT ... FOR UPDATE``) and write this
+   process's ``owner`` token into it. The row lock is held until COMMIT, so ticks of several
+   monitor processes serialise. ``MonitorTick.taken_over`` tells whether another owner (or
+   nobody) ran the previous tick: the caller's in-memory state may then be stale and must be
+   rebuilt from ``all_events``, its rows written with ``replace``;
+2. read the inbox (``pulse_monitor_inbox``: the events the sink inserted since, joined with their
+   content), evaluate, ``write`` what changed, and mark the inbox rows ``done``;
+3. COMMIT on a normal exit of ``tick()``, ROLLBACK when the body raises (the exception is
+   re-raised): rows written and inbox rows cleared land together or not at all.
+
+Large upserts (a takeover may rewrite 300,000 points of a contract) go through a binary COPY into
+a TEMP staging table (created once per connection, emptied at every commit) and one
+``INSERT ... SELECT ... ON CONFLICT`` (``sinks.monitor_statements``).
+
+Errors: psycopg errors leave as ``SinkError`` naming the table and operation; the connection is
+dropped when it may be unusable, and the next tick reconnects. The store does not retry: a failed
+tick changed nothing, and the caller runs the next one. Datetimes come back timezone-aware in
+UTC (the session's TimeZone is UTC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, TypeVar
+
+import psycopg
+
+from processors.errors import SinkError
+from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from processors.measurements import Delta, IndicatorPoint, LateEvent, PeriodOutcome
+from sinks import monitor_statements as m
+from sinks import statements as q
+from sinks.pgerrors import is_transient, translate
+
+R = TypeVar("R")
+PointKey = tuple[str, str, str, str, datetime]
+OutcomeKey = tuple[str, str, datetime]
+InboxKey = tuple[datetime, str]
+
+_point_tuple = attrgetter(*m.POINT_COLUMNS)
+_point_key = attrgetter(*m.POINT_KEY)
+_outcome_key = attrgetter(*m.OUTCOME_KEY)
+_outcome_tuple = attrgetter(*m.OUTCOME_COLUMNS)
+_KINDS = {kind.value: kind for kind in ItemKind}
+_LIFECYCLES = {lifecycle.value: lifecycle for lifecycle in Lifecycle}
+
+
+@dataclass(frozen=True, slots=True)
+class InboxBatch:
+    """Inbox rows read in one go: the events (with their sequence) and every key read.
+
+    ``keys`` may hold keys without an event (its row was dropped by retention); pass them all to
+    ``MonitorTick.done``.
+    """
+
+    events: list[tuple[ItemEvent, int]]
+    keys: list[InboxKey] = field(default_factory=list)
+
+
+class MonitorStore:
+    """The monitor's connection: ticks under the lease, and the rows it evaluates and writes."""
+
+    def __init__(
+        self,
+        dsn: str,
+        owner: str,
+        *,
+        connect_timeout: float = 5.0,
+        application_name: str = "outcome-pulse-monitor",
+        work_mem: str = "64MB",
+    ) -> None:
+        """``owner``: a token unique to this process (e.g. host, pid and a random suffix);
+        ``work_mem``: the session's PostgreSQL ``work_mem``."""
+        if not owner:
+            raise ValueError("MonitorStore needs a non-empty owner token")
+        self._dsn = dsn
+        self._owner = owner
+        self._connect_timeout = connect_timeout
+        self._application_name = application_name
+        self._work_mem = work_mem
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def owner(self) -> str:
+        return self._owner
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, check the schema (version 2 or later) and create the staging tables."""
+        async with self._lock:
+            await self._connection()
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._discard()
+
+    async def __aenter__(self) -> MonitorStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- ticks -----------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def tick(self) -> AsyncIterator[MonitorTick]:
+        """One transaction holding the lease; see the module doc."""
+        async with self._lock:
+            conn = await self._connection()
+            tick = MonitorTick(conn, taken_over=False)
+            try:
+                async with conn.transaction():
+                    with tick.doing("taking the lease (pulse_monitor_lease)"):
+                        cur = await conn.execute(m.LOCK_LEASE)
+                        row = await cur.fetchone()
+                        if row is None:
+                            raise SinkError(
+                                "pulse_monitor_lease has no row (id 1); the schema migration "
+                                "creates it: run sinks.schema.migrate"
+                            )
+                        tick.taken_over = row[0] != self._owner
+                        await conn.execute(m.TAKE_LEASE, [self._owner])
+                    yield tick
+                    tick.what = "committing"
+            except psycopg.Error as exc:
+                await self._forget_on(exc)
+                raise translate(exc, f"running a monitor tick ({tick.what})") from exc
+            except SinkError as exc:
+                if isinstance(exc.__cause__, psycopg.Error):
+                    await self._forget_on(exc.__cause__)
+                raise
+            except asyncio.CancelledError:
+                await self._discard()  # cancelled mid-statement: the session state is unknown
+                raise
+            finally:
+                tick.closed = True
+
+    # -- connection ------------------------------------------------------------------------------
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        doing = "connecting"
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._dsn,
+                autocommit=True,
+                connect_timeout=max(1, round(self._connect_timeout)),
+                application_name=self._application_name,
+            )
+        except psycopg.Error as exc:
+            raise translate(exc, "opening the monitor store (connecting)") from exc
+        try:
+            doing = "checking the schema"
+            await conn.execute("SET TIME ZONE 'UTC'")
+            # Sorts and hashes over a staged contract (300,000 points: ~30 MB) stay in memory.
+            await conn.execute("SELECT set_config('work_mem', %s, false)", [self._work_mem])
+            await _check_schema(conn)
+            doing = "creating the staging tables"
+            await conn.execute(m.CREATE_POINT_STAGING)
+            await conn.execute(m.CREATE_OUTCOME_STAGING)
+        except psycopg.Error as exc:
+            await conn.close()
+            raise translate(exc, f"opening the monitor store ({doing})") from exc
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    async def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _forget_on(self, exc: psycopg.Error) -> None:
+        if is_transient(exc) or (self._conn is not None and self._conn.broken):
+            await self._discard()
+
+
+class MonitorTick:
+    """What a tick may read and write; valid only inside ``async with store.tick()``."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], taken_over: bool) -> None:
+        self._conn = conn
+        self.taken_over = taken_over
+        """True when another owner (or nobody) held the lease before this tick."""
+        self.closed = False
+        self.what = "starting"
+        self._staged: set[str] = set()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def all_events(self, sources: Sequence[str]) -> list[tuple[ItemEvent, int]]:
+        """Every stored event of ``sources`` with its sequence, by (time, sequence, id)."""
+        with self.doing(f"reading all events of {len(sources)} sources from pulse_events"):
+            cur = await self._cursor().execute(m.ALL_EVENTS, [list(sources)])
+            rows = await cur.fetchall()
+        return [_item_event(row) for row in rows]
+
+    async def inbox(self, limit: int = 50_000) -> InboxBatch:
+        """Up to ``limit`` inbox rows, oldest first, with their events' content."""
+        with self.doing("reading pulse_monitor_inbox joined with pulse_events"):
+            cur = await self._cursor().execute(m.READ_INBOX, [limit])
+            rows = await cur.fetchall()
+        keys = [(row[0], row[1]) for row in rows]
+        events = [_item_event(row[2:]) for row in rows if row[2] is not None]
+        return InboxBatch(events, keys)
+
+    async def done(self, keys: Sequence[InboxKey]) -> None:
+        """Delete these inbox rows: their events' effects are written in this tick."""
+        if not keys:
+            return
+        with self.doing(f"deleting {len(keys)} rows from pulse_monitor_inbox"):
+            times, ids = zip(*keys, strict=True)
+            await self._cursor().execute(m.DELETE_INBOX, [list(times), list(ids)])
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def write(
+        self,
+        contract: str,
+        points: Delta[PointKey, IndicatorPoint],
+        outcomes: Delta[OutcomeKey, PeriodOutcome],
+        late: Sequence[LateEvent] = (),
+    ) -> None:
+        """Apply one contract's changes: upserts, deletes (by key) and late events."""
+        cur = self._cursor()
+        if points.deletes:
+            _check_contract(contract, (key[0] for key in points.deletes), "point key")
+            with self.doing(f"deleting {len(points.deletes)} rows of pulse_indicator_points"):
+                await cur.execute(m.DELETE_POINTS, _columns(points.deletes))
+        if outcomes.deletes:
+            _check_contract(contract, (key[0] for key in outcomes.deletes), "outcome key")
+            with self.doing(f"deleting {len(outcomes.deletes)} rows of pulse_period_outcomes"):
+                await cur.execute(m.DELETE_OUTCOMES, _columns(outcomes.deletes))
+        await self._upsert_points(contract, points.upserts, replace=False)
+        await self._upsert_outcomes(contract, outcomes.upserts, replace=False)
+        if late:
+            _check_contract(contract, (event.contract for event in late), "late event")
+            with self.doing(f"inserting {len(late)} rows into pulse_late_events"):
+                await cur.executemany(
+                    m.INSERT_LATE_EVENT,
+                    [
+                        (e.contract, e.event_id, e.event_time, e.watermark, list(e.changed))
+                        for e in late
+                    ],
+                )
+
+    async def replace(
+        self,
+        contract: str,
+        points: Iterable[IndicatorPoint],
+        outcomes: Iterable[PeriodOutcome],
+    ) -> None:
+        """Make the contract's points and outcomes exactly these (after a takeover).
+
+        Rows of the contract not in the new sets are deleted; the rest are upserted under the
+        same rules as ``write`` (unchanged rows untouched, corrections of final outcomes counted).
+        """
+        await self._upsert_points(contract, points, replace=True)
+        await self._upsert_outcomes(contract, outcomes, replace=True)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _upsert_points(
+        self, contract: str, rows: Iterable[IndicatorPoint], *, replace: bool
+    ) -> None:
+        unique = _unique(rows, _point_key)
+        _check_contract(contract, (row.contract for row in unique), "indicator point")
+        if not unique and not replace:
+            return
+        cur = self._cursor()
+        await self._stage(m.POINT_STAGING, m.COPY_POINTS, m.POINT_TYPES, unique, _point_tuple)
+        if replace:
+            with self.doing(f"deleting stale rows of {contract!r} from pulse_indicator_points"):
+                await cur.execute(m.NO_NESTED_LOOPS)
+                await cur.execute(m.DELETE_STALE_POINTS, [contract])
+                await cur.execute(m.NESTED_LOOPS_AGAIN)
+        if unique:
+            with self.doing(f"upserting {len(unique)} rows into pulse_indicator_points"):
+                await cur.execute(m.UPSERT_POINTS)
+
+    async def _upsert_outcomes(
+        self, contract: str, rows: Iterable[PeriodOutcome], *, replace: bool
+    ) -> None:
+        unique = _unique(rows, _outcome_key)
+        _check_contract(contract, (row.contract for row in unique), "period outcome")
+        if not unique and not replace:
+            return
+        cur = self._cursor()
+        await self._stage(
+            m.OUTCOME_STAGING, m.COPY_OUTCOMES, m.OUTCOME_TYPES, unique, _outcome_tuple
+        )
+        if replace:
+            with self.doing(f"deleting stale rows of {contract!r} from pulse_period_outcomes"):
+                await cur.execute(m.DELETE_STALE_OUTCOMES, [contract])
+        if unique:
+            with self.doing(f"upserting {len(unique)} rows into pulse_period_outcomes"):
+                await cur.execute(m.UPSERT_OUTCOMES)
+
+    async def _stage(
+        self,
+        table: str,
+        copy_statement: str,
+        types: Sequence[str],
+        rows: Sequence[R],
+        as_tuple: Callable[[R], tuple[Any, ...]],
+    ) -> None:
+        """Empty the staging table if this tick used it already, then COPY ``rows`` into it."""
+        cur = self._cursor()
+        if table in self._staged:
+            with self.doing(f"emptying {table}"):
+                await cur.execute(f"TRUNCATE {table}")
+        self._staged.add(table)
+        if not rows:
+            return
+        with self.doing(f"copying {len(rows)} rows into {table}"):
+            async with cur.copy(copy_statement) as copy:
+                copy.set_types(list(types))
+                for row in rows:
+                    try:
+                        await copy.write_row(as_tuple(row))
+                    except (TypeError, ValueError, OverflowError) as exc:
+                        raise SinkError(f"cannot encode {row!r} for COPY: {exc}") from exc
+
+    def _cursor(self) -> psycopg.AsyncCursor[Any]:
+        if self.closed:
+            raise SinkError("MonitorTick used after its tick ended (outside `async with tick()`)")
+        return self._conn.cursor()
+
+    @contextlib.contextmanager
+    def doing(self, what: str) -> Iterator[None]:
+        """Name the operation in progress; a psycopg error inside becomes a ``SinkError``."""
+        self.what = what
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise translate(exc, f"running a monitor tick ({what})") from exc
+
+
+def _item_event(row: Sequence[Any]) -> tuple[ItemEvent, int]:
+    """(ItemEvent, sequence) of a row in ``monitor_statements._EVENT_FIELDS`` order."""
+    (event_id, source, item_id, kind, lifecycle, time, state, priority, assignee, due_at) = row[:10]
+    attributes, sequence = row[10], row[11]
+    event = ItemEvent(
+        event_id=event_id,
+        source=source,
+        item_id=item_id,
+        kind=_KINDS[kind],
+        lifecycle=_LIFECYCLES[lifecycle],
+        time=time,
+        state=state,
+        priority=priority,
+        assignee=assignee,
+        due_at=due_at,
+        attributes=attributes,
+    )
+    return event, int(sequence)
+
+
+def _unique(rows: Iterable[R], key: Callable[[R], Any]) -> list[R]:
+    """One row per key (the last given; one upsert may not touch a row twice), in key order.
+
+    Staged in key order, the rows reach PostgreSQL presorted: its sort for the upsert's
+    ``ORDER BY`` then costs one pass, and the index pages are filled in order.
+    """
+    unique = {key(row): row for row in rows}
+    return [unique[k] for k in sorted(unique)]
+
+
+def _check_contract(contract: str, found: Iterable[str], what: str) -> None:
+    for other in found:
+        if other != contract:
+            raise SinkError(f"a {what} of contract {other!r} passed when writing {contract!r}")
+
+
+def _columns(keys: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Keys (at least one) as one list per column: the arrays the ``unnest`` deletes take."""
+    return [list(column) for column in zip(*keys, strict=True)]
+
+
+async def _check_schema(conn: psycopg.AsyncConnection[Any]) -> None:
+    """SinkError unless the database has schema version 2 (the monitor's tables) or later."""
+    cur = await conn.execute(q.SCHEMA_STATUS)
+    row = await cur.fetchone()
+    version = 0
+    if row and row[1]:
+        cur = await conn.execute(q.SCHEMA_VERSION)
+        found = await cur.fetchone()
+        version = int(found[0]) if found else 0
+    if version < 2:
+        raise SinkError(
+            f"the database has schema version {version}; the contract monitor needs version 2 "
+            "or later: run the schema migration (sinks.schema.migrate) first"
+        )

@@ -1,0 +1,147 @@
+"""``pulse backtest FILE --mapping M --contract C``: what-if on history, in the terminal."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from processors.contract import Contract
+from processors.errors import ConfigError
+from processors.measurements import PeriodOutcome
+from processors.periods import period_label
+from processors.quantities import format_share
+from streams.backtest import BacktestResult, OutputFormat, backtest_file, write_outputs
+from streams.contracts import load_contract
+from streams.mapping import load_mapping
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+def backtest(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines export (.gz ok)")
+    ],
+    mapping: Annotated[str, typer.Option(help="built-in mapping name or a mapping YAML file")],
+    contract: Annotated[Path, typer.Option(help="the contract YAML file", dir_okay=False)],
+    out: Annotated[
+        Path | None, typer.Option(help="write outcomes and indicator series to this directory")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+    limit: Annotated[int | None, typer.Option(help="read at most this many records")] = None,
+) -> None:
+    """Evaluate CONTRACT over FILE with no Kafka and no database (the embedded mode)."""
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter(f"--format: expected csv or parquet, got {fmt!r}")
+    try:
+        terms = load_contract(contract)
+        record_mapping = load_mapping(mapping)
+    except ConfigError as exc:
+        _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err,
+        transient=True,
+    ) as progress:
+        reading = progress.add_task(f"reading {file.name}", total=None)
+        evaluating = progress.add_task("evaluating", total=None, visible=False)
+
+        def on_read(n: int) -> None:
+            progress.update(reading, completed=n)
+
+        def on_progress(n: int) -> None:
+            progress.update(evaluating, completed=n, visible=True)
+
+        result = backtest_file(
+            file, record_mapping, terms, limit=limit, on_read=on_read, on_progress=on_progress
+        )
+    print_result(result)
+    if out is not None:
+        fmt_: OutputFormat = "parquet" if fmt == "parquet" else "csv"
+        for path in write_outputs(result, out, fmt_):
+            _out.print(f"wrote {path}", markup=False, highlight=False)
+
+
+def print_result(result: BacktestResult) -> None:
+    contract = result.contract
+    mapped = result.mapped
+    if mapped is not None:
+        _out.print(
+            f"{mapped.records_read:,} records read, {len(mapped.events):,} events, "
+            f"{len(mapped.dead_letters):,} dead letters (bad records, kept with --out)",
+            markup=False,
+            highlight=False,
+        )
+    _out.print(
+        f"{result.events:,} events evaluated ({result.duplicates:,} duplicates ignored, "
+        f"{result.unmonitored:,} of other services, {len(result.late):,} late beyond the allowed "
+        f"lateness), {len(result.evaluation.points):,} indicator points",
+        markup=False,
+        highlight=False,
+    )
+    print_outcomes(contract, result.outcomes())
+
+
+def print_outcomes(contract: Contract, rows: list[PeriodOutcome]) -> None:
+    """One table per KPI (periods with nothing measured left out), then the money in total."""
+    zone = ZoneInfo(contract.client.time_zone)
+    currency = contract.commercial.currency if contract.commercial else ""
+    by_kpi: dict[str, list[PeriodOutcome]] = defaultdict(list)
+    for outcome in sorted(rows, key=lambda o: (o.kpi, o.period_start)):
+        by_kpi[outcome.kpi].append(outcome)
+    for kpi_id, outcomes in by_kpi.items():
+        kpi = contract.kpi(kpi_id)
+        signed = not kpi.levels_are_shares
+        target = format_share(kpi.target_level, signed=signed)
+        minimum = format_share(kpi.minimum_level, signed=signed)
+        table = Table(
+            title=f"{kpi_id}: {kpi.name}; money in {currency or '-'} "
+            f"(target {target}, minimum {minimum})",
+            title_justify="left",
+        )
+        for column in ("period", "n", "good", "measure", "status"):
+            table.add_column(column, justify="right" if column in ("n", "good") else "left")
+        for column in ("credit", "back", "bonus"):
+            table.add_column(column, justify="right", no_wrap=True)
+        for o in outcomes:
+            if o.status == "no_data":
+                continue
+            table.add_row(
+                period_label(o.period.split()[0], o.period_start, o.period_end, zone)
+                + ("" if o.final else "*"),
+                f"{o.measured:,}",
+                f"{o.good:,}"
+                if kpi.levels_are_shares
+                else f"{o.baseline if o.baseline is not None else '-'}",
+                format_share(o.measure, signed=not kpi.levels_are_shares)
+                if o.measure is not None
+                else "-",
+                o.status.replace("_", " ").replace("below ", "< ").replace("minimum", "min"),
+                f"{o.credit:,.2f}",
+                f"{o.earned_back:,.2f}",
+                f"{o.gain_share:,.2f}",
+            )
+        _out.print(table)
+    _out.print("* period still open: the watermark has not passed its end", highlight=False)
+    if contract.commercial is not None:
+        credit = sum((o.credit for o in rows), Decimal(0))
+        back = sum((o.earned_back for o in rows), Decimal(0))
+        bonus = sum((o.gain_share for o in rows), Decimal(0))
+        _out.print(
+            f"Total credits {credit:,.2f} {currency}, earned back {back:,.2f}, "
+            f"net {credit - back:,.2f}; gain-share {bonus:,.2f} {currency}",
+            markup=False,
+            highlight=False,
+        )
