@@ -273,7 +273,27 @@ class ClockSpec(_Model):
 
     def actions_for(self, event: ItemEvent) -> tuple[ClockAction, ...]:
         """The clock transitions one lifecycle event causes (often none, sometimes several)."""
-        return tuple(action for action, trigger in self.triggers() if trigger.matches(event))
+        by_event = self._actions_by_event.get(event.lifecycle, ())
+        if event.state is None or event.state not in self._actions_by_state:
+            return by_event
+        by_state = self._actions_by_state[event.state]
+        return tuple(a for a in ClockAction if a in by_event or a in by_state)
+
+    @cached_property
+    def _actions_by_event(self) -> dict[Lifecycle, tuple[ClockAction, ...]]:
+        table: dict[Lifecycle, list[ClockAction]] = {}
+        for action, trigger in self.triggers():
+            for lifecycle in trigger.events:
+                table.setdefault(lifecycle, []).append(action)
+        return {lifecycle: tuple(actions) for lifecycle, actions in table.items()}
+
+    @cached_property
+    def _actions_by_state(self) -> dict[str, tuple[ClockAction, ...]]:
+        table: dict[str, list[ClockAction]] = {}
+        for action, trigger in self.triggers():
+            for state in trigger.states:
+                table.setdefault(state, []).append(action)
+        return {state: tuple(actions) for state, actions in table.items()}
 
 
 def _selector_shorthand(value: Any) -> Any:
@@ -361,7 +381,12 @@ Period = Annotated[PeriodSpec, BeforeValidator(_period)]
 
 
 class KpiBase(_Model):
-    """What every KPI has. Levels are shares (``95%``) except for trend KPIs (changes)."""
+    """What every KPI has. Levels are shares (``95%``) except for trend KPIs (changes).
+
+    ``minimum_volume``: a period with fewer items (events, samples) measured is not judged:
+    no status but ``low_volume``, no credit, no bonus (one late incident in a quiet month is
+    not a 0% month).
+    """
 
     id: Identifier
     name: Text
@@ -370,6 +395,7 @@ class KpiBase(_Model):
     period: Period
     target_level: Level
     minimum_level: Level
+    minimum_volume: int = Field(default=0, ge=0, le=1_000_000)
     description: Text | None = None
 
     # Whether a higher measure is better; trend KPIs decide per contract (``better``).

@@ -164,10 +164,13 @@ def _levels(kpi: KpiBase) -> str:
     target = format_share(kpi.target_level, signed=signed)
     minimum = format_share(kpi.minimum_level, signed=signed)
     at, beyond = ("at or above", "below") if kpi.higher_is_better else ("at or below", "above")
-    return (
+    text = (
         f"Target level {target} (met {at} it); minimum level {minimum} (missed {beyond} it; "
         "in between, short of target)."
     )
+    if kpi.minimum_volume:
+        text += f" Periods with fewer than {kpi.minimum_volume} measured are not judged."
+    return text
 
 
 def _period(period: PeriodSpec, contract: Contract) -> str:

@@ -91,6 +91,26 @@ class Evaluation:
     outcomes: dict[tuple[str, str, datetime], PeriodOutcome]
 
 
+SeriesKey = tuple[str, str, str]  # (service, kpi, indicator)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One indicator's values on its grid (``None``: no value at that instant)."""
+
+    grid: list[datetime]
+    values: list[float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What one evaluation computed, before it is spelt out as rows."""
+
+    series: dict[SeriesKey, Series]
+    outcomes: dict[tuple[str, str, datetime], PeriodOutcome]
+    watermark: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class Observed:
     """What one ``observe`` call did with its events."""
@@ -135,10 +155,12 @@ class ContractEvaluation:
             for sid, svc in contract.services.items()
         }
         self._clock_cache: dict[tuple[str, str, str], tuple[int, ItemClockMeasures]] = {}
+        # Where the month or quarter of a grid instant starts: fixed, so kept across steps.
+        self.period_starts: dict[tuple[datetime, str], datetime] = {}
         self._versions: dict[tuple[str, str], int] = {}
         self.max_time: datetime | None = None
         self.min_time: datetime | None = None
-        self._last: Evaluation = Evaluation({}, {})
+        self._last = _Snapshot({}, {}, None)
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -182,20 +204,25 @@ class ContractEvaluation:
         """Observe a batch and return what it changed since the previous step."""
         observed = self.observe(events)
         before = self._last
-        after = self.evaluate() if observed.new else before
+        after = self._compute() if observed.new else before
         self._last = after
-        points = diff(before.points, after.points)
+        points, finals = self._point_delta(before, after)
         outcomes = diff(before.outcomes, after.outcomes)
         late: tuple[LateEvent, ...] = ()
         if observed.late:
-            changed = _final_changes(before, points.upserts, outcomes.upserts)
+            changed = [
+                f"{o.kpi}@{o.period_start.isoformat()}"
+                for o in outcomes.upserts
+                if (old := before.outcomes.get(o.key)) is not None and old.final
+            ]
+            changed.extend(finals)
             late = tuple(
                 LateEvent(
                     self.contract.contract,
                     event.event_id,
                     event.time,
                     observed.watermark or event.time,
-                    changed,
+                    tuple(changed[:_MAX_CHANGED_LISTED]),
                 )
                 for event in observed.late
             )
@@ -204,23 +231,34 @@ class ContractEvaluation:
     def rebuild(self, events: Iterable[tuple[ItemEvent, int]]) -> Evaluation:
         """Observe events and evaluate everything (no delta); later steps diff against this."""
         self.observe(events)
-        self._last = self.evaluate()
-        return self._last
+        self._last = self._compute()
+        return self.last
 
     @property
     def last(self) -> Evaluation:
-        """The evaluation of the latest ``step`` or ``rebuild``."""
-        return self._last
+        """The evaluation of the latest ``step`` or ``rebuild``, as rows."""
+        return Evaluation(self._points(self._last), dict(self._last.outcomes))
+
+    def evaluate(self) -> Evaluation:
+        """Evaluate everything observed so far, as rows (does not move ``last``)."""
+        snapshot = self._compute()
+        return Evaluation(self._points(snapshot), dict(snapshot.outcomes))
 
     def latest_points(self) -> list[IndicatorPoint]:
         """The newest point of every series of the last evaluation (for gauges)."""
-        newest: dict[tuple[str, str, str], IndicatorPoint] = {}
-        for point in self._last.points.values():
-            series = (point.service, point.kpi, point.indicator)
-            held = newest.get(series)
-            if held is None or point.at > held.at:
-                newest[series] = point
-        return list(newest.values())
+        newest: list[IndicatorPoint] = []
+        watermark = self._last.watermark
+        for (service, kpi, indicator), series in self._last.series.items():
+            for at, value in zip(reversed(series.grid), reversed(series.values), strict=True):
+                if value is not None:
+                    final = watermark is not None and at <= watermark
+                    newest.append(
+                        IndicatorPoint(
+                            self.contract.contract, service, kpi, indicator, at, value, final
+                        )
+                    )
+                    break
+        return newest
 
     def latest_outcomes(self) -> list[PeriodOutcome]:
         """The newest period outcome of every KPI of the last evaluation."""
@@ -233,21 +271,93 @@ class ContractEvaluation:
 
     # -- output ----------------------------------------------------------------------------------
 
-    def evaluate(self) -> Evaluation:
-        points: dict[tuple[str, str, str, str, datetime], IndicatorPoint] = {}
+    def _compute(self) -> _Snapshot:
+        series: dict[SeriesKey, Series] = {}
         measures: list[PeriodMeasure] = []
         if self.max_time is not None and self.min_time is not None:
             for group in self._services.values():
                 if not group.items:
                     continue
                 run = _ServiceRun(self, group)
-                for point in run.points():
-                    points[
-                        (point.contract, point.service, point.kpi, point.indicator, point.at)
-                    ] = point
+                for key, values in run.series():
+                    series[key] = values
                 measures.extend(run.measures())
         outcomes = {row.key: row for row in settle(self.contract, measures)}
-        return Evaluation(points, outcomes)
+        return _Snapshot(series, outcomes, self.watermark)
+
+    def _points(
+        self, snapshot: _Snapshot
+    ) -> dict[tuple[str, str, str, str, datetime], IndicatorPoint]:
+        contract, watermark = self.contract.contract, snapshot.watermark
+        points = {}
+        for (service, kpi, indicator), series in snapshot.series.items():
+            for at, value in zip(series.grid, series.values, strict=True):
+                if value is not None:
+                    final = watermark is not None and at <= watermark
+                    points[(contract, service, kpi, indicator, at)] = IndicatorPoint(
+                        contract, service, kpi, indicator, at, value, final
+                    )
+        return points
+
+    def _point_delta(
+        self, before: _Snapshot, after: _Snapshot
+    ) -> tuple[Delta[tuple[str, str, str, str, datetime], IndicatorPoint], list[str]]:
+        """Points that changed (value or finality) and keys gone, compared series by series;
+        also the final points that changed, named for late-event reports."""
+        contract = self.contract.contract
+        upserts: list[IndicatorPoint] = []
+        deletes: list[tuple[str, str, str, str, datetime]] = []
+        finals: list[str] = []
+        old_mark, new_mark = before.watermark, after.watermark
+        for key, series in after.series.items():
+            old = before.series.get(key)
+            old_values: dict[datetime, float | None]
+            if old is not None and old.grid == series.grid[: len(old.grid)]:
+                aligned = True
+                old_len = len(old.grid)
+            else:
+                aligned = False
+                old_len = 0
+            old_values = (
+                {} if aligned or old is None else dict(zip(old.grid, old.values, strict=True))
+            )
+            service, kpi, indicator = key
+            first = 0
+            if aligned:  # skip the unchanged, equally final prefix (compared at C speed)
+                first = min(
+                    _common_prefix(old.values, series.values),  # type: ignore[union-attr]
+                    _first_flip(series.grid, old_mark, new_mark),
+                )
+            for index in range(first, len(series.grid)):
+                at, value = series.grid[index], series.values[index]
+                if aligned:
+                    was = old.values[index] if index < old_len else None  # type: ignore[union-attr]
+                else:
+                    was = old_values.pop(at, None)
+                final = new_mark is not None and at <= new_mark
+                was_final = old_mark is not None and at <= old_mark
+                if value is None:
+                    if was is not None:
+                        deletes.append((contract, service, kpi, indicator, at))
+                    continue
+                if value != was or final != was_final:
+                    upserts.append(
+                        IndicatorPoint(contract, service, kpi, indicator, at, value, final)
+                    )
+                    if was_final and was is not None and value != was:
+                        finals.append(f"{kpi or service}/{indicator}@{at.isoformat()}")
+            for at, was in old_values.items():
+                if was is not None:
+                    deletes.append((contract, service, kpi, indicator, at))
+        for key, old in before.series.items():
+            if key not in after.series:
+                service, kpi, indicator = key
+                deletes.extend(
+                    (contract, service, kpi, indicator, at)
+                    for at, was in zip(old.grid, old.values, strict=True)
+                    if was is not None
+                )
+        return Delta(tuple(upserts), tuple(deletes)), finals
 
     def clock_measures(self, kpi: TimeToTargetKpi, history: ItemHistory) -> ItemClockMeasures:
         key = (kpi.id, history.source, history.item_id)
@@ -258,23 +368,6 @@ class ContractEvaluation:
         measures = measure_clock(history, kpi, self.contract.calendar_of(kpi))
         self._clock_cache[key] = (version, measures)
         return measures
-
-
-def _final_changes(
-    before: Evaluation,
-    points: Sequence[IndicatorPoint],
-    outcomes: Sequence[PeriodOutcome],
-) -> tuple[str, ...]:
-    changed: list[str] = []
-    for outcome in outcomes:
-        old = before.outcomes.get(outcome.key)
-        if old is not None and old.final:
-            changed.append(f"{outcome.kpi}@{outcome.period_start.isoformat()}")
-    for point in points:
-        old_point = before.points.get(point.key)
-        if old_point is not None and old_point.final:
-            changed.append(f"{point.kpi or point.service}/{point.indicator}@{point.at.isoformat()}")
-    return tuple(changed[:_MAX_CHANGED_LISTED])
 
 
 # -- one service's series and measures ------------------------------------------------------------
@@ -296,27 +389,21 @@ class _ServiceRun:
         self.step = evaluation.sample_every
         self.grid = sample_grid(self.first, self.last, self.step, self.zone)
         self._selected: dict[int, list[datetime]] = {}
-        self._period_starts: dict[tuple[datetime, str], datetime] = {}
+        self._period_starts = evaluation.period_starts
         self._samples: dict[str, tuple[list[datetime], list[float], list[bool]]] = {}
-
-    def _final(self, moment: datetime) -> bool:
-        return self.watermark is not None and moment <= self.watermark
 
     def _series(
         self, kpi: str, indicator: str, grid: list[datetime], values: Sequence[float | None]
-    ) -> Iterator[IndicatorPoint]:
-        contract, service, watermark = self.contract.contract, self.group.service_id, self.watermark
-        for at, value in zip(grid, values, strict=True):
-            if value is not None:
-                final = watermark is not None and at <= watermark
-                yield IndicatorPoint(contract, service, kpi, indicator, at, float(value), final)
+    ) -> Iterator[tuple[SeriesKey, Series]]:
+        floats = [None if v is None else float(v) for v in values]
+        yield (self.group.service_id, kpi, indicator), Series(grid, floats)
 
     def kpis(self) -> list[KpiBase]:
         return [k for k in self.contract.kpis if k.service == self.group.service_id]
 
     # -- indicators ------------------------------------------------------------------------------
 
-    def points(self) -> Iterator[IndicatorPoint]:
+    def series(self) -> Iterator[tuple[SeriesKey, Series]]:
         grid, step = self.grid, self.step
         yield from self._series(
             SERVICE_WIDE, "open_backlog", grid, _count_spans(grid, self._open_spans(None))
@@ -355,7 +442,7 @@ class _ServiceRun:
                     kpi, "volume_to_date", self._selected_times(kpi.count)
                 )
 
-    def _clock_points(self, kpi: TimeToTargetKpi) -> Iterator[IndicatorPoint]:
+    def _clock_points(self, kpi: TimeToTargetKpi) -> Iterator[tuple[SeriesKey, Series]]:
         grid = self.grid
         measures = [self.ev.clock_measures(kpi, item) for item in self.items]
         measured = _count_spans(grid, [s for m in measures for s in m.measured_open])
@@ -399,7 +486,7 @@ class _ServiceRun:
         yield from self._series(kpi.id, "attainment_to_date", grid, attainment)
         yield from self._series(kpi.id, "mttr_seconds", grid, mttr)
 
-    def _ratio_points(self, kpi: RatioKpi) -> Iterator[IndicatorPoint]:
+    def _ratio_points(self, kpi: RatioKpi) -> Iterator[tuple[SeriesKey, Series]]:
         good_times = self._selected_times(kpi.good)
         yield from self._to_date_points(kpi, "good_to_date", good_times)
         total_times = self._selected_times(kpi.total)
@@ -411,7 +498,7 @@ class _ServiceRun:
             shares.append((ghi - glo) / (hi - lo) if hi > lo else None)
         yield from self._series(kpi.id, "attainment_to_date", self.grid, shares)
 
-    def _threshold_points(self, kpi: ThresholdKpi) -> Iterator[IndicatorPoint]:
+    def _threshold_points(self, kpi: ThresholdKpi) -> Iterator[tuple[SeriesKey, Series]]:
         grid, values, within = self._threshold_samples(kpi)
         yield from self._series(kpi.id, "gauge_value", grid, values)
         yield from self._series(kpi.id, "within_bound", grid, [1.0 if w else 0.0 for w in within])
@@ -425,7 +512,7 @@ class _ServiceRun:
 
     def _to_date_points(
         self, kpi: KpiBase, indicator: str, times: list[datetime]
-    ) -> Iterator[IndicatorPoint]:
+    ) -> Iterator[tuple[SeriesKey, Series]]:
         counts: list[float | None] = []
         for g in self.grid:
             lo, hi = self._to_date_range(kpi, times, g)
@@ -554,6 +641,8 @@ class _ServiceRun:
     ) -> PeriodMeasure:
         name = f"rolling {kpi.period.days}d" if kpi.period.is_rolling else kpi.period.kind
         final = self.watermark is not None and period.end <= self.watermark
+        if measured < kpi.minimum_volume:
+            measure = None
         return PeriodMeasure(
             kpi,
             self.group.service_id,
@@ -704,6 +793,27 @@ def _age_percentiles(
 def _rank(quantile: float, n: int) -> int:
     """Nearest-rank position (1-based) of a quantile among ``n`` values."""
     return max(1, -(-int(quantile * 1000) * n // 1000))
+
+
+def _common_prefix(old: list[float | None], new: list[float | None]) -> int:
+    """Length of the longest common prefix (binary search over slice comparisons)."""
+    lo, hi = 0, min(len(old), len(new))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[:mid] == new[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _first_flip(grid: list[datetime], old: datetime | None, new: datetime | None) -> int:
+    """First grid index whose finality differs between watermarks ``old`` and ``new``."""
+    if old == new:
+        return len(grid)
+    if old is None or new is None:
+        return 0
+    return bisect.bisect_right(grid, min(old, new))
 
 
 def _prefix(values: Iterable[int]) -> list[int]:

@@ -107,8 +107,14 @@ class ItemHistory:
     @property
     def opened_at(self) -> datetime:
         """The earliest created/placed event, else the earliest event."""
-        opening = [e.time for _, e, _ in self.ordered() if e.lifecycle in _OPENING]
-        return opening[0] if opening else self.first_event_at
+
+        def build() -> datetime:
+            for _, event, _ in self.ordered():
+                if event.lifecycle in _OPENING:
+                    return event.time
+            return self.first_event_at
+
+        return self._cached("opened_at", build)  # type: ignore[no-any-return]
 
     def opened_by(self, moment: datetime) -> datetime | None:
         """When the item was opened, if that was at or before ``moment``."""

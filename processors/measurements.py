@@ -50,7 +50,8 @@ class PeriodOutcome:
     (trend; ``baseline`` holds the baseline period's count). ``measure`` is the attainment
     (share) or, for trend KPIs, the relative change; ``None`` when nothing was measured.
     ``status``: ``met`` (at or better than target), ``below_target``, ``below_minimum``,
-    ``no_data`` or ``no_baseline``. Money is in ``currency`` (``None`` without commercial terms):
+    ``no_data``, ``low_volume`` (fewer measured than the KPI's ``minimum_volume``) or
+    ``no_baseline``. Money is in ``currency`` (``None`` without commercial terms):
     ``credit_due`` before caps, ``credit`` after the monthly and yearly caps, ``earned_back``
     (credit returned because the following periods beat the target), ``gain_share`` (bonus).
     """

@@ -2,7 +2,8 @@
 
 * status: ``met`` when the measure is at or better than the target level, ``below_target`` when
   it is at or better than the minimum level, ``below_minimum`` otherwise (``no_data`` when
-  nothing was measured, ``no_baseline`` for a trend without its baseline period);
+  nothing was measured, ``low_volume`` when fewer than the KPI's ``minimum_volume`` were,
+  ``no_baseline`` for a trend without its baseline period);
 * credit due (KPIs with an allocation only): ``linear`` credits nothing when met, the whole
   allocation at or below the minimum, and in between the share of the allocation that the
   shortfall from the target is of the distance from target to minimum; ``fixed`` credits its
@@ -56,9 +57,13 @@ class PeriodMeasure:
     no_baseline: bool = False
 
 
-def status_of(kpi: KpiBase, measure: float | None, no_baseline: bool = False) -> str:
+def status_of(
+    kpi: KpiBase, measure: float | None, no_baseline: bool = False, measured: int = 0
+) -> str:
     if measure is None:
-        return "no_baseline" if no_baseline else "no_data"
+        if no_baseline:
+            return "no_baseline"
+        return "low_volume" if 0 < measured < kpi.minimum_volume else "no_data"
     if not kpi.is_better(kpi.target_level, measure):
         return "met"
     if not kpi.is_better(kpi.minimum_level, measure):
@@ -117,7 +122,7 @@ def settle(contract: Contract, measures: list[PeriodMeasure]) -> list[PeriodOutc
 
 
 def _unsettled(contract: Contract, terms: Commercial | None, m: PeriodMeasure) -> PeriodOutcome:
-    status = status_of(m.kpi, m.measure, m.no_baseline)
+    status = status_of(m.kpi, m.measure, m.no_baseline, m.measured)
     due = ZERO_MONEY if terms is None else credit_due(terms, m, status)
     bonus = ZERO_MONEY if terms is None else gain_share(terms, m)
     return PeriodOutcome(

@@ -37,6 +37,9 @@ def backtest(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
     limit: Annotated[int | None, typer.Option(help="read at most this many records")] = None,
+    matrix: Annotated[
+        bool, typer.Option(help="monthly KPIs as a year x month grid, with credits per year")
+    ] = False,
 ) -> None:
     """Evaluate CONTRACT over FILE with no Kafka and no database (the embedded mode)."""
     if fmt not in ("csv", "parquet"):
@@ -67,7 +70,10 @@ def backtest(
         result = backtest_file(
             file, record_mapping, terms, limit=limit, on_read=on_read, on_progress=on_progress
         )
-    print_result(result)
+    if matrix:
+        print_matrix(result.contract, result.outcomes())
+    else:
+        print_result(result)
     if out is not None:
         fmt_: OutputFormat = "parquet" if fmt == "parquet" else "csv"
         for path in write_outputs(result, out, fmt_):
@@ -145,3 +151,42 @@ def print_outcomes(contract: Contract, rows: list[PeriodOutcome]) -> None:
             markup=False,
             highlight=False,
         )
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def print_matrix(contract: Contract, rows: list[PeriodOutcome]) -> None:
+    """Each monthly KPI's measure as a year x month grid; credits net of earn-back per year."""
+    zone = ZoneInfo(contract.client.time_zone)
+    currency = contract.commercial.currency if contract.commercial else ""
+    for kpi in contract.kpis:
+        if kpi.period.kind != "month":
+            continue
+        cells: dict[int, dict[int, str]] = defaultdict(dict)
+        money: dict[int, Decimal] = defaultdict(Decimal)
+        for o in rows:
+            if o.kpi != kpi.id:
+                continue
+            local = o.period_start.astimezone(zone)
+            mark = {"met": "", "below_target": "-", "below_minimum": "!"}.get(o.status, "")
+            if o.measure is not None:
+                cells[local.year][local.month] = f"{o.measure * 100:.0f}{mark}"
+            money[local.year] += o.credit - o.earned_back
+        if not cells:
+            continue
+        table = Table(
+            title=f"{kpi.id}: measure per month, % (- short of target, ! below minimum)",
+            title_justify="left",
+        )
+        table.add_column("year")
+        for name in _MONTHS:
+            table.add_column(name, justify="right")
+        table.add_column(f"net credit {currency}".strip(), justify="right", no_wrap=True)
+        for year in sorted(cells):
+            table.add_row(
+                str(year),
+                *(cells[year].get(month, "") for month in range(1, 13)),
+                f"{money[year]:,.2f}",
+            )
+        _out.print(table)

@@ -1,12 +1,13 @@
 """One computation, two drivers: the streaming pipeline (Kafka -> worker -> PostgreSQL -> contract
 monitor) stores exactly the period outcomes and indicator series that ``pulse backtest`` computes
 from the file, on each of the three real logs, with the input shuffled within the contract's
-allowed lateness and 5% of the events sent twice."""
+allowed lateness and 5% of the events sent twice; and with two workers, one SIGKILLed mid-way."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 import urllib.request
 from pathlib import Path
 
@@ -22,9 +23,10 @@ from streams.contracts import load_contract
 from streams.events import EventEnvelope
 from streams.mapping import load_mapping
 from streams.replay import produce
-from streams.sandbox import isolated_pipeline
+from streams.sandbox import free_port, isolated_pipeline
 from streams.settings import PulseSettings
 from tests.datasets import dataset
+from tests.e2e.helpdesk import kill_hard
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 CASES = {
@@ -78,12 +80,19 @@ def test_streaming_stores_exactly_what_the_backtest_computes(
 
     with isolated_pipeline(settings) as pipeline:
         pipeline.start_worker(contracts=str(contract_path), monitor_interval=1.0)
+        started = time.monotonic()
         asyncio.run(produce(pipeline.settings, sent, []))
         dsn = pipeline.settings.dsn
+        pipeline.wait_for(lambda: _counts(dsn)[0] == len(mapped.events), timeout=600)
+        stored = time.monotonic()
         pipeline.wait_for(
             lambda: _counts(dsn) == (len(mapped.events), 0),
             timeout=600,
             what=f"all {len(mapped.events):,} events stored and applied by the contract monitor",
+        )
+        print(
+            f"{name}: {len(sent):,} events sent; all stored after {stored - started:.1f} s, "
+            f"all applied by the contract monitor after {time.monotonic() - started:.1f} s"
         )
         outcomes = {row.key: row for row in period_outcomes(dsn, contract.contract)}
         points = {row.key: row for row in indicator_points(dsn, contract.contract)}
@@ -104,3 +113,44 @@ def test_streaming_stores_exactly_what_the_backtest_computes(
         ((service, _), value), *_ = newest.items()
         labels = {"client": contract.contract, "service": service, "kpi": ""}
         assert _gauge(pipeline.settings.metrics_port, "pulse_kpi_open_backlog", labels) == value
+
+
+def _lease_owner(dsn: str) -> str | None:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT owner FROM pulse_monitor_lease").fetchone()
+    return None if row is None else row[0]
+
+
+@pytest.mark.timeout(900)
+def test_two_workers_one_killed_mid_replay_still_store_exactly_the_backtest(
+    settings: PulseSettings,
+) -> None:
+    """The monitor runs on one worker at a time; SIGKILL the first worker (usually the group
+    leader, so the other one takes the monitor over and rebuilds) halfway through."""
+    contract_path = CONTRACTS / CASES["helpdesk"]
+    contract = load_contract(contract_path)
+    mapped = map_file(dataset("helpdesk"), load_mapping("helpdesk"))
+    expected = backtest_events(contract, item_events(mapped.events))
+    total = len(mapped.events)
+    with isolated_pipeline(settings) as pipeline:
+        overrides = {"contracts": str(contract_path), "monitor_interval": 1.0}
+        first = pipeline.start_worker("a", **overrides)
+        pipeline.start_worker("b", metrics_port=free_port(), **overrides)
+        asyncio.run(produce(pipeline.settings, mapped.events, []))
+        dsn = pipeline.settings.dsn
+        pipeline.wait_for(lambda: _counts(dsn)[0] >= total // 2, what="half the events stored")
+        owner_before = _lease_owner(dsn)
+        kill_hard(first)
+        print(f"SIGKILL worker a (pid {first.pid}) at {_counts(dsn)[0]:,} events stored")
+        pipeline.wait_for(
+            lambda: _counts(dsn) == (total, 0),
+            timeout=600,
+            what=f"all {total:,} events stored and applied by the contract monitor",
+        )
+        print(f"monitor lease: {owner_before} before the kill, {_lease_owner(dsn)} after")
+        assert {r.key: r for r in period_outcomes(dsn, contract.contract)} == (
+            expected.evaluation.outcomes
+        )
+        assert {r.key: r for r in indicator_points(dsn, contract.contract)} == (
+            expected.evaluation.points
+        )

@@ -209,9 +209,18 @@ def test_order_duplicates_and_batching_do_not_change_the_result(raw: list[Any], 
     shuffled = events + rng.sample(events, k=len(events) // 3)
     rng.shuffle(shuffled)
     evaluation = ContractEvaluation(contract)
+    points: dict[Any, Any] = {}
+    outcomes: dict[Any, Any] = {}
     for start in range(0, len(shuffled), 3):
-        evaluation.step(shuffled[start : start + 3])
+        step = evaluation.step(shuffled[start : start + 3])
+        for rows, delta in ((points, step.points), (outcomes, step.outcomes)):
+            for key in delta.deletes:
+                del rows[key]
+            rows.update((row.key, row) for row in delta.upserts)
     assert evaluation.last == expected
+    # The deltas a driver writes add up to the same rows.
+    assert points == expected.points
+    assert outcomes == expected.outcomes
 
 
 def test_late_event_beyond_lateness_is_a_counted_correction() -> None:
