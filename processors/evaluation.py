@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from processors.clock_measures import ItemClockMeasures, Resolution, measure_clock
+from processors.clock_measures import ItemClockMeasures, measure_clock
 from processors.contract import (
     Contract,
     EventSelectorSpec,
@@ -167,9 +167,6 @@ class ContractEvaluation:
     @property
     def watermark(self) -> datetime | None:
         return None if self.max_time is None else self.max_time - self.lateness
-
-    def monitors(self, source: str) -> bool:
-        return any(svc.service.source == source for svc in self._services.values())
 
     def observe(self, events: Iterable[tuple[ItemEvent, int]]) -> Observed:
         """Add events (with their producer sequence numbers); see the module doc."""
@@ -827,24 +824,10 @@ def _count_between(times: list[datetime], start: datetime, end: datetime) -> int
     return bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
 
 
-def resolutions_of(
-    evaluation: ContractEvaluation, kpi: TimeToTargetKpi
-) -> list[tuple[str, Resolution]]:
-    """Every measured resolution of ``kpi`` with its item id (for drill-down and tests)."""
-    out: list[tuple[str, Resolution]] = []
-    for group in evaluation._services.values():
-        if group.service_id != kpi.service:
-            continue
-        for item in group.sorted_items():
-            out.extend((item.item_id, r) for r in evaluation.clock_measures(kpi, item).resolutions)
-    return out
-
-
 __all__ = [
     "INDICATOR_HELP",
     "ContractEvaluation",
     "Evaluation",
     "Observed",
     "Step",
-    "resolutions_of",
 ]

@@ -8,7 +8,7 @@ driver can write only what changed (``diff``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -125,9 +125,3 @@ def diff(before: Mapping[K, R], after: Mapping[K, R]) -> Delta[K, R]:
     upserts = tuple(row for key, row in after.items() if before.get(key) != row)
     deletes = tuple(key for key in before if key not in after)
     return Delta(upserts, deletes)
-
-
-def by_key(
-    rows: Iterable[IndicatorPoint],
-) -> dict[tuple[str, str, str, str, datetime], IndicatorPoint]:
-    return {row.key: row for row in rows}

@@ -30,9 +30,6 @@ class Period:
     end: datetime
     label: str
 
-    def contains(self, moment: datetime) -> bool:
-        return self.start <= moment < self.end
-
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     """The UTC instant of local midnight starting ``day`` (the first instant of the day, when a

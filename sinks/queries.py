@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -67,6 +68,22 @@ def inbox_size(dsn: str) -> int:
     except psycopg.Error as exc:
         raise translate(exc, "counting pulse_monitor_inbox") from exc
     return int(row[0]) if row else 0
+
+
+def monitor_progress(dsn: str) -> tuple[datetime, datetime | None, int]:
+    """The database's clock now, when the contract monitor last committed a round (None: never),
+    and how many stored events it has not applied yet."""
+    query = """
+        SELECT now(), (SELECT taken_at FROM pulse_monitor_lease WHERE id = 1),
+               (SELECT count(*) FROM pulse_monitor_inbox)
+    """
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            row = conn.execute(query).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc, "reading the contract monitor's progress") from exc
+    assert row is not None
+    return row[0], row[1], int(row[2])
 
 
 def _monitor_rows(dsn: str, query: str, contract: str, doing: str) -> list[tuple[Any, ...]]:

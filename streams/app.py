@@ -26,6 +26,7 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, TransportT
 
 import streams.codecs  # noqa: F401  (registers the item-state codec)
+from processors.errors import SinkError
 from processors.item_state import state_from_dict
 from sinks.metrics import PipelineMetrics
 from streams.codecs import ITEM_STATE_CODEC
@@ -147,6 +148,9 @@ def create_app(
         async def _monitor_contracts() -> None:
             try:
                 report = await monitor.tick()
+            except SinkError as exc:  # the database is away: said once per tick, no traceback
+                log.warning("contract monitor: %s; the next tick rebuilds from the database", exc)
+                return
             except Exception:
                 # The next tick rebuilds from the stored events, so nothing is lost; the
                 # ingest agent is unaffected.

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -255,7 +256,7 @@ def demo(
     ] = 600,
 ) -> None:
     """Bring the stack up, start a worker, replay a real log, and show what arrived."""
-    from sinks.queries import period_outcomes, source_summary
+    from sinks.queries import monitor_progress, period_outcomes, source_summary
     from sinks.schema import migrate
     from streams.backtest_cli import print_outcomes
     from streams.contracts import load_contract
@@ -282,6 +283,7 @@ def demo(
     migrate(settings.dsn)
     asyncio.run(ensure_topics(settings))
     stop_worker(settings)  # a worker left running may monitor other contracts
+    since, _, _ = monitor_progress(settings.dsn)
     proc = start_worker(settings, env={"PULSE_CONTRACTS": str(contract_path)})
     console.print(f"worker pid {proc.pid}, log {proc.log}, contract {contract_path.name}")
     source = load_mapping(dataset).source
@@ -294,7 +296,7 @@ def demo(
     elapsed = time.monotonic() - started
     _print_summary(settings, dataset, report, summary, before, elapsed)
     console.rule(f"5. contract {contract.contract}: period outcomes from the database")
-    _wait_for_monitor(settings, timeout, proc.pid)
+    _wait_for_monitor(settings, since, timeout, proc.pid)
     print_outcomes(contract, period_outcomes(settings.dsn, contract.contract))
     console.print(
         f"  the same, with no Kafka and no database: pulse backtest {path} --mapping {dataset} "
@@ -302,20 +304,25 @@ def demo(
     )
 
 
-def _wait_for_monitor(settings: PulseSettings, timeout: float, worker_pid: int) -> None:
-    """Until the contract monitor has applied every stored event (its inbox is empty)."""
-    from sinks.queries import inbox_size
+def _wait_for_monitor(
+    settings: PulseSettings, since: datetime, timeout: float, worker_pid: int
+) -> None:
+    """Until the contract monitor has committed a round after ``since`` (its first one rebuilds
+    from every stored event) and has applied every stored event (its inbox is empty)."""
+    from sinks.queries import monitor_progress
     from streams.processes import running_worker
 
     deadline = time.monotonic() + timeout
     with console.status("the contract monitor is evaluating the stored events"):
-        while inbox_size(settings.dsn) > 0:
+        while True:
+            _, ticked, waiting = monitor_progress(settings.dsn)
+            if ticked is not None and ticked > since and waiting == 0:
+                return
             if running_worker(settings) != worker_pid:
                 raise PulseError(f"the worker (pid {worker_pid}) stopped; see its log")
             if time.monotonic() > deadline:
                 raise PulseError(f"the contract monitor did not finish in {timeout:.0f}s")
             time.sleep(0.5)
-        time.sleep(0.1)
 
 
 def _wait_for_rows(
