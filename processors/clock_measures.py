@@ -24,7 +24,14 @@ from datetime import datetime, timedelta
 from processors.calendar import BusinessCalendar
 from processors.contract import TimeToTargetKpi
 from processors.item_history import ItemHistory, Span
-from processors.sla_clock import ClockTimeline, ClockTransition, RunningSpan, fold_transitions
+from processors.sla_clock import (
+    ClockReading,
+    ClockTimeline,
+    ClockTransition,
+    RunningSpan,
+    SlaClock,
+    fold_transitions,
+)
 
 _ZERO = timedelta(0)
 _TICK = timedelta(microseconds=1)
@@ -86,12 +93,29 @@ class _Elapsed:
         return None
 
 
-def clock_timeline(history: ItemHistory, kpi: TimeToTargetKpi) -> ClockTimeline:
-    transitions = [
+def _transitions(history: ItemHistory, kpi: TimeToTargetKpi) -> list[ClockTransition]:
+    return [
         ClockTransition(event.time, action, sequence, event.event_id)
         for _, event, sequence in history.ordered()
         for action in kpi.clock.actions_for(event)
     ]
+
+
+def read_open_clock(
+    history: ItemHistory, kpi: TimeToTargetKpi, calendar: BusinessCalendar, now: datetime
+) -> ClockReading | None:
+    """The item's clock read at ``now`` if it is open then and has a target (else None)."""
+    priority = history.priorities.value_at(now)
+    policy = kpi.policy_for(None if priority is None else str(priority), calendar)
+    if policy is None:
+        return None
+    clock = SlaClock(policy, history.opened_at, frozenset(_transitions(history, kpi)))
+    reading = clock.read(now)
+    return reading if reading.is_open else None
+
+
+def clock_timeline(history: ItemHistory, kpi: TimeToTargetKpi) -> ClockTimeline:
+    transitions = _transitions(history, kpi)
     return fold_transitions(
         transitions,
         opened_at=history.opened_at,

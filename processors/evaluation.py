@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from processors.clock_measures import ItemClockMeasures, measure_clock
+from processors.clock_measures import ItemClockMeasures, measure_clock, read_open_clock
 from processors.contract import (
     Contract,
     EventSelectorSpec,
@@ -45,6 +45,7 @@ from processors.measurements import (
     Delta,
     IndicatorPoint,
     LateEvent,
+    OpenClock,
     PeriodOutcome,
     diff,
 )
@@ -89,6 +90,7 @@ INDICATOR_HELP: dict[str, str] = {
 class Evaluation:
     points: dict[tuple[str, str, str, str, datetime], IndicatorPoint]
     outcomes: dict[tuple[str, str, datetime], PeriodOutcome]
+    open_clocks: dict[tuple[str, str, str], OpenClock] = field(default_factory=dict)
 
 
 SeriesKey = tuple[str, str, str]  # (service, kpi, indicator)
@@ -109,6 +111,7 @@ class _Snapshot:
     series: dict[SeriesKey, Series]
     outcomes: dict[tuple[str, str, datetime], PeriodOutcome]
     watermark: datetime | None
+    open_clocks: dict[tuple[str, str, str], OpenClock] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,8 @@ class Step:
     points: Delta[tuple[str, str, str, str, datetime], IndicatorPoint]
     outcomes: Delta[tuple[str, str, datetime], PeriodOutcome]
     late: tuple[LateEvent, ...]
+    open_clocks: tuple[OpenClock, ...] | None = None
+    """Every open clock now, when they changed (None: unchanged since the previous step)."""
 
 
 @dataclass(slots=True)
@@ -223,7 +228,10 @@ class ContractEvaluation:
                 )
                 for event in observed.late
             )
-        return Step(observed, points, outcomes, late)
+        clocks = None
+        if after.open_clocks != before.open_clocks:
+            clocks = tuple(after.open_clocks.values())
+        return Step(observed, points, outcomes, late, clocks)
 
     def rebuild(self, events: Iterable[tuple[ItemEvent, int]]) -> Evaluation:
         """Observe events and evaluate everything (no delta); later steps diff against this."""
@@ -234,12 +242,15 @@ class ContractEvaluation:
     @property
     def last(self) -> Evaluation:
         """The evaluation of the latest ``step`` or ``rebuild``, as rows."""
-        return Evaluation(self._points(self._last), dict(self._last.outcomes))
+        last = self._last
+        return Evaluation(self._points(last), dict(last.outcomes), dict(last.open_clocks))
 
     def evaluate(self) -> Evaluation:
         """Evaluate everything observed so far, as rows (does not move ``last``)."""
         snapshot = self._compute()
-        return Evaluation(self._points(snapshot), dict(snapshot.outcomes))
+        return Evaluation(
+            self._points(snapshot), dict(snapshot.outcomes), dict(snapshot.open_clocks)
+        )
 
     def latest_points(self) -> list[IndicatorPoint]:
         """The newest point of every series of the last evaluation (for gauges)."""
@@ -271,6 +282,7 @@ class ContractEvaluation:
     def _compute(self) -> _Snapshot:
         series: dict[SeriesKey, Series] = {}
         measures: list[PeriodMeasure] = []
+        clocks: dict[tuple[str, str, str], OpenClock] = {}
         if self.max_time is not None and self.min_time is not None:
             for group in self._services.values():
                 if not group.items:
@@ -279,8 +291,9 @@ class ContractEvaluation:
                 for key, values in run.series():
                     series[key] = values
                 measures.extend(run.measures())
+                clocks.update((clock.key, clock) for clock in run.open_clocks())
         outcomes = {row.key: row for row in settle(self.contract, measures)}
-        return _Snapshot(series, outcomes, self.watermark)
+        return _Snapshot(series, outcomes, self.watermark, clocks)
 
     def _points(
         self, snapshot: _Snapshot
@@ -620,6 +633,40 @@ class _ServiceRun:
         limit = bound.total_seconds() if isinstance(bound, timedelta) else float(bound)
         within = [v <= limit if kpi.op == "<=" else v >= limit for v in values]
         return grid, values, within
+
+    # -- open clocks -----------------------------------------------------------------------------
+
+    def open_clocks(self) -> Iterator[OpenClock]:
+        """Every item whose clock is open at the latest event time, read then."""
+        now = self.last
+        for kpi in self.kpis():
+            if not isinstance(kpi, TimeToTargetKpi):
+                continue
+            calendar = self.contract.calendar_of(kpi)
+            for item in self.items:
+                spans = self.ev.clock_measures(kpi, item).measured_open
+                if not spans or spans[-1].end is not None:
+                    continue  # stopped, or never measured (no target for its priority)
+                reading = read_open_clock(item, kpi, calendar, now)
+                if reading is None:
+                    continue
+                priority = item.priorities.value_at(now)
+                yield OpenClock(
+                    contract=self.contract.contract,
+                    kpi=kpi.id,
+                    service=self.group.service_id,
+                    item_id=item.item_id,
+                    priority=None if priority is None else str(priority),
+                    status=reading.status.value,
+                    started_at=reading.started_at,
+                    elapsed_seconds=reading.elapsed.total_seconds(),
+                    target_seconds=reading.target.total_seconds(),
+                    share_used=reading.share_used,
+                    at_risk=reading.at_risk,
+                    breached=reading.breached,
+                    breach_at=reading.breach_at,
+                    as_of=now,
+                )
 
     # -- period measures ---------------------------------------------------------------------------
 

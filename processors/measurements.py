@@ -125,3 +125,29 @@ def diff(before: Mapping[K, R], after: Mapping[K, R]) -> Delta[K, R]:
     upserts = tuple(row for key, row in after.items() if before.get(key) != row)
     deletes = tuple(key for key in before if key not in after)
     return Delta(upserts, deletes)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenClock:
+    """An open item's SLA clock for one time-to-target KPI, read at ``as_of`` (the latest event
+    time): how much of its target it has used, whether it is at risk or breached, and when it
+    will breach if nothing changes (``None`` while paused short of its target)."""
+
+    contract: str
+    kpi: str
+    service: str
+    item_id: str
+    priority: str | None
+    status: str
+    started_at: datetime | None
+    elapsed_seconds: float
+    target_seconds: float
+    share_used: float
+    at_risk: bool
+    breached: bool
+    breach_at: datetime | None
+    as_of: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.contract, self.kpi, self.item_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from processors.measurements import IndicatorPoint, PeriodOutcome
+from processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
 
 _POINT_TYPES = {
     "contract": "text",
@@ -202,4 +202,19 @@ SELECT_OUTCOMES = f"""
     SELECT {_OUTCOMES} FROM pulse_period_outcomes
     WHERE contract = %s
     ORDER BY {_OUTCOME_KEY}
+"""
+
+# -- open item clocks (v3): replaced as a whole per contract ----------------------------------
+
+CLOCK_COLUMNS = tuple(f.name for f in fields(OpenClock))
+_CLOCKS = ", ".join(CLOCK_COLUMNS)
+DELETE_CLOCKS = "DELETE FROM pulse_open_item_clocks WHERE contract = %s"
+INSERT_CLOCK = (
+    f"INSERT INTO pulse_open_item_clocks ({_CLOCKS}) "
+    f"VALUES ({', '.join(['%s'] * len(CLOCK_COLUMNS))})"
+)
+SELECT_CLOCKS = f"""
+    SELECT {_CLOCKS} FROM pulse_open_item_clocks
+    WHERE contract = %s
+    ORDER BY kpi, item_id
 """

@@ -36,7 +36,7 @@ import psycopg
 
 from processors.errors import SinkError
 from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
-from processors.measurements import Delta, IndicatorPoint, LateEvent, PeriodOutcome
+from processors.measurements import Delta, IndicatorPoint, LateEvent, OpenClock, PeriodOutcome
 from sinks import monitor_statements as m
 from sinks import statements as q
 from sinks.pgerrors import is_transient, translate
@@ -258,6 +258,18 @@ class MonitorTick:
                         (e.contract, e.event_id, e.event_time, e.watermark, list(e.changed))
                         for e in late
                     ],
+                )
+
+    async def replace_open_clocks(self, contract: str, clocks: Sequence[OpenClock]) -> None:
+        """Make the contract's open item clocks exactly these (a few hundred rows at most)."""
+        _check_contract(contract, (clock.contract for clock in clocks), "open clock")
+        cur = self._cursor()
+        with self.doing(f"replacing {len(clocks)} rows of pulse_open_item_clocks"):
+            await cur.execute(m.DELETE_CLOCKS, [contract])
+            if clocks:
+                await cur.executemany(
+                    m.INSERT_CLOCK,
+                    [tuple(getattr(c, name) for name in m.CLOCK_COLUMNS) for c in clocks],
                 )
 
     async def replace(

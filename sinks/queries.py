@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from processors.errors import SinkError
-from processors.measurements import IndicatorPoint, PeriodOutcome
+from processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
 from sinks import monitor_statements as m
 from sinks.pgerrors import translate
 
@@ -58,6 +58,12 @@ def indicator_points(dsn: str, contract: str) -> list[IndicatorPoint]:
     """The stored indicator points of ``contract`` by (service, kpi, indicator, at)."""
     rows = _monitor_rows(dsn, m.SELECT_POINTS, contract, "reading pulse_indicator_points")
     return [IndicatorPoint(*row) for row in rows]
+
+
+def open_item_clocks(dsn: str, contract: str) -> list[OpenClock]:
+    """The stored open item clocks of ``contract`` by (kpi, item_id)."""
+    rows = _monitor_rows(dsn, m.SELECT_CLOCKS, contract, "reading pulse_open_item_clocks")
+    return [OpenClock(*row) for row in rows]
 
 
 def inbox_size(dsn: str) -> int:

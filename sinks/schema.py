@@ -82,6 +82,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             "v2_rollup_comments.sql",
         ),
     ),
+    Migration(
+        3,
+        "open items' SLA clocks (pulse_open_item_clocks)",
+        plain=("v3_open_clocks.sql",),
+        timescale=("v3_open_clocks.sql",),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -21,7 +21,7 @@ from processors.contract import Contract
 from processors.errors import ConfigError
 from processors.evaluation import ContractEvaluation, Evaluation
 from processors.lifecycle import ItemEvent
-from processors.measurements import IndicatorPoint, LateEvent, PeriodOutcome
+from processors.measurements import IndicatorPoint, LateEvent, OpenClock, PeriodOutcome
 from streams.adapter import MappedFile, map_file
 from streams.events import EventEnvelope
 from streams.mapping import RecordMapping
@@ -123,12 +123,15 @@ def _row(record: Any) -> dict[str, Any]:
 
 
 def write_outputs(result: BacktestResult, directory: Path, fmt: OutputFormat = "csv") -> list[Path]:
-    """``outcomes``, ``indicators`` and (if any) ``dead_letters`` files in ``directory``."""
+    """``outcomes``, ``indicators``, ``open_clocks`` and (if any) ``late_events`` and
+    ``dead_letters`` files in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     written = [
         _write(directory / f"outcomes.{fmt}", PeriodOutcome, result.outcomes(), fmt),
         _write(directory / f"indicators.{fmt}", IndicatorPoint, result.points(), fmt),
     ]
+    clocks = sorted(result.evaluation.open_clocks.values(), key=lambda c: c.key)
+    written.append(_write(directory / f"open_clocks.{fmt}", OpenClock, clocks, fmt))
     if result.late:
         written.append(_write(directory / f"late_events.{fmt}", LateEvent, list(result.late), fmt))
     if result.mapped is not None and result.mapped.dead_letters:
@@ -174,6 +177,14 @@ def _schema(kind: type) -> Any:
         "period_end": when,
         "event_time": when,
         "watermark": when,
+        "started_at": when,
+        "breach_at": when,
+        "as_of": when,
+        "elapsed_seconds": pa.float64(),
+        "target_seconds": pa.float64(),
+        "share_used": pa.float64(),
+        "at_risk": pa.bool_(),
+        "breached": pa.bool_(),
         "value": pa.float64(),
         "measure": pa.float64(),
         "target_level": pa.float64(),

@@ -97,6 +97,16 @@ def print_result(result: BacktestResult) -> None:
         markup=False,
         highlight=False,
     )
+    clocks = list(result.evaluation.open_clocks.values())
+    if clocks:
+        at_risk = sum(1 for c in clocks if c.at_risk)
+        breached = sum(1 for c in clocks if c.breached)
+        _out.print(
+            f"{len(clocks):,} clocks open at the latest event "
+            f"({clocks[0].as_of.isoformat()}): {at_risk:,} at risk, {breached:,} breached",
+            markup=False,
+            highlight=False,
+        )
     print_outcomes(contract, result.outcomes())
 
 

@@ -102,6 +102,9 @@ class ContractMonitor:
             await tick.replace(
                 evaluation.contract.contract, result.points.values(), result.outcomes.values()
             )
+            await tick.replace_open_clocks(
+                evaluation.contract.contract, list(result.open_clocks.values())
+            )
             points += len(result.points)
             outcomes += len(result.outcomes)
         await tick.done(inbox.keys)
@@ -129,6 +132,8 @@ class ContractMonitor:
                 await tick.write(
                     evaluation.contract.contract, step.points, step.outcomes, step.late
                 )
+            if step.open_clocks is not None:
+                await tick.replace_open_clocks(evaluation.contract.contract, step.open_clocks)
             points += len(step.points.upserts) + len(step.points.deletes)
             outcomes += len(step.outcomes.upserts) + len(step.outcomes.deletes)
             late += len(step.late)

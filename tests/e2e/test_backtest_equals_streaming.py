@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from processors.evaluation import ContractEvaluation
-from sinks.queries import indicator_points, period_outcomes
+from sinks.queries import indicator_points, open_item_clocks, period_outcomes
 from streams.adapter import map_file
 from streams.backtest import backtest_events, item_events
 from streams.contracts import load_contract
@@ -101,6 +101,8 @@ def test_streaming_stores_exactly_what_the_backtest_computes(
         assert outcomes == expected.evaluation.outcomes
         assert len(points) == len(expected.evaluation.points)
         assert points == expected.evaluation.points
+        clocks = {row.key: row for row in open_item_clocks(dsn, contract.contract)}
+        assert clocks == expected.evaluation.open_clocks
 
         # The newest point of each series is exported as a gauge labelled client/service/kpi.
         evaluation = ContractEvaluation(contract)
@@ -153,4 +155,7 @@ def test_two_workers_one_killed_mid_replay_still_store_exactly_the_backtest(
         )
         assert {r.key: r for r in indicator_points(dsn, contract.contract)} == (
             expected.evaluation.points
+        )
+        assert {r.key: r for r in open_item_clocks(dsn, contract.contract)} == (
+            expected.evaluation.open_clocks
         )

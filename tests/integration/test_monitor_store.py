@@ -21,12 +21,13 @@ from processors.measurements import (
     Delta,
     IndicatorPoint,
     LateEvent,
+    OpenClock,
     PeriodOutcome,
     diff,
 )
 from sinks.monitor_store import MonitorStore
 from sinks.postgres import FlushStats, PostgresSink
-from sinks.queries import inbox_size, indicator_points, period_outcomes
+from sinks.queries import inbox_size, indicator_points, open_item_clocks, period_outcomes
 from sinks.schema import migrate
 from streams.events import EventEnvelope, build_envelope
 from tests.integration.pgdb import temporary_database
@@ -444,6 +445,29 @@ def test_replace_makes_the_contract_exactly_the_new_rows(dsn: str) -> None:
     asyncio.run(run())
     assert indicator_points(dsn, "c1") == [] and period_outcomes(dsn, "c1") == []
     assert indicator_points(dsn, "c2") == [other]
+
+
+def test_open_clocks_are_replaced_per_contract(dsn: str) -> None:
+    def clock(item: str, contract: str = "c1", **changes: Any) -> OpenClock:
+        base = OpenClock(
+            contract, "restore", "desk", item, "P2", "running", T0, 3600.0, 28800.0, 0.125,
+            False, False, T0 + timedelta(hours=8), T0 + timedelta(hours=1),
+        )  # fmt: skip
+        return replace(base, **changes)
+
+    async def run() -> None:
+        async with MonitorStore(dsn, "monitor-a") as store:
+            async with store.tick() as tick:
+                await tick.replace_open_clocks("c1", [clock("a"), clock("b")])
+                await tick.replace_open_clocks("c2", [clock("a", contract="c2")])
+            async with store.tick() as tick:
+                await tick.replace_open_clocks(
+                    "c1", [clock("b", status="paused", breach_at=None), clock("c")]
+                )
+
+    asyncio.run(run())
+    assert open_item_clocks(dsn, "c1") == [clock("b", status="paused", breach_at=None), clock("c")]
+    assert open_item_clocks(dsn, "c2") == [clock("a", contract="c2")]
 
 
 def test_replace_of_300000_points(dsn: str) -> None:

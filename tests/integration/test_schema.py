@@ -26,6 +26,7 @@ TABLES = (
     "pulse_indicator_points",
     "pulse_period_outcomes",
     "pulse_late_events",
+    "pulse_open_item_clocks",
 )
 ROLLUPS = ("pulse_indicator_hourly", "pulse_indicator_daily")
 VERSIONS = [(v,) for v in range(1, SCHEMA_VERSION + 1)]
@@ -79,10 +80,11 @@ def _catalog(dsn: str) -> list[tuple[Any, ...]]:
 
 
 def test_first_migration_creates_the_schema(dsn: str, first_report: SchemaReport) -> None:
-    assert first_report.version == SCHEMA_VERSION == 2
+    assert first_report.version == SCHEMA_VERSION == 3
     assert first_report.timescaledb is _timescaledb_available(dsn)
     assert any("applied version 1" in action for action in first_report.actions)
     assert any("applied version 2" in action for action in first_report.actions)
+    assert any("applied version 3" in action for action in first_report.actions)
     present = {name for (name,) in _rows(dsn, "SELECT tablename FROM pg_tables")}
     present |= {name for (name,) in _rows(dsn, "SELECT relname FROM pg_class WHERE relkind = 'p'")}
     assert set(TABLES) <= present
@@ -194,7 +196,7 @@ def test_settings_the_database_cannot_honour_are_refused_and_change_nothing(
             migrate(fresh, timescaledb=True)
 
 
-def test_a_version_1_database_migrates_to_version_2(
+def test_a_version_1_database_migrates_to_the_latest_version(
     pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with temporary_database(pg_dsn) as fresh:
@@ -208,7 +210,9 @@ def test_a_version_1_database_migrates_to_version_2(
                 "NULL, '2024-01-01Z', NULL, NULL, NULL, NULL, '2024-01-01Z', 1, '{}')"
             )
         report = migrate(fresh)
-        assert len(report.actions) == 1 and "applied version 2" in report.actions[0]
+        assert [a.split(":")[0] for a in report.actions] == [
+            f"applied version {v}" for v in range(2, SCHEMA_VERSION + 1)
+        ]
         assert _rows(fresh, "SELECT version FROM pulse_schema_version ORDER BY 1") == VERSIONS
         assert _rows(fresh, "SELECT item_id FROM pulse_item_states") == [("T1",)]
         assert _rows(fresh, "SELECT count(*) FROM pulse_monitor_lease") == [(1,)]

@@ -281,3 +281,19 @@ def shuffle_within(
     ]
     keyed.sort(key=lambda row: (row[0], row[1]))
     return [row[2] for row in keyed]
+
+
+def test_open_clocks_are_read_at_the_latest_event_time() -> None:
+    events = [*three_items(), event("d", Lifecycle.CREATED, 10, 1, priority="P1")]
+    result = evaluate(desk_contract(), events)
+    (clock,) = result.open_clocks.values()
+    assert (clock.kpi, clock.item_id, clock.priority, clock.status) == (
+        "resolution",
+        "d",
+        "P1",
+        "running",
+    )
+    assert clock.as_of == T0 + timedelta(hours=12)
+    assert (clock.elapsed_seconds, clock.target_seconds, clock.share_used) == (7200, 14400, 0.5)
+    assert clock.at_risk and not clock.breached
+    assert clock.breach_at == T0 + timedelta(hours=14)  # if nothing changes
