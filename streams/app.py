@@ -12,6 +12,7 @@ event); scale with partitions and workers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import weakref
@@ -144,22 +145,31 @@ def create_app(
 
     if monitor is not None:
 
-        @app.timer(settings.monitor_interval, on_leader=True)  # type: ignore[untyped-decorator]
+        @app.task  # type: ignore[untyped-decorator]
         async def _monitor_contracts() -> None:
-            try:
-                report = await monitor.tick()
-            except SinkError as exc:  # the database is away: said once per tick, no traceback
-                log.warning("contract monitor: %s; the next tick rebuilds from the database", exc)
-                return
-            except Exception:
-                # The next tick rebuilds from the stored events, so nothing is lost; the
-                # ingest agent is unaffected.
-                log.exception("contract monitor tick failed; rebuilding on the next tick")
-                return
-            if report.events:
-                log.info("contract monitor: %s", report)
+            # A loop rather than faust's timer: a round can outlast the interval (faust then
+            # warns on every round), and only the group leader monitors.
+            while not app.should_stop:
+                await asyncio.sleep(settings.monitor_interval)
+                if app.is_leader():
+                    await _monitor_round(monitor)
 
     return app
+
+
+async def _monitor_round(monitor: ContractMonitor) -> None:
+    try:
+        report = await monitor.tick()
+    except SinkError as exc:  # the database is away: said once per round, no traceback
+        log.warning("contract monitor: %s; the next round rebuilds from the database", exc)
+        return
+    except Exception:
+        # The next round rebuilds from the stored events, so nothing is lost; the ingest agent
+        # is unaffected.
+        log.exception("contract monitor round failed; rebuilding on the next one")
+        return
+    if report.events:
+        log.info("contract monitor: %s", report)
 
 
 class _NoGapConsumer(aiokafka_driver.Consumer):
