@@ -57,6 +57,7 @@ from processors.periods import (
     sample_grid,
     shift_period,
 )
+from processors.quantities import parse_duration
 from processors.settlement import PeriodMeasure, settle
 
 _MAX_CHANGED_LISTED = 100
@@ -607,7 +608,7 @@ class _ServiceRun:
     def _sample_threshold(
         self, kpi: ThresholdKpi
     ) -> tuple[list[datetime], list[float], list[bool]]:
-        step = _duration(kpi.sample_every)
+        step = parse_duration(kpi.sample_every)
         grid = sample_grid(self.first, self.last, step, self.zone)
         values: list[float]
         gauge = kpi.gauge
@@ -763,12 +764,6 @@ class _ServiceRun:
 
 
 # -- counting on grids ------------------------------------------------------------------------
-
-
-def _duration(text: str) -> timedelta:
-    from processors.quantities import parse_duration
-
-    return parse_duration(text)
 
 
 def _count_spans(grid: list[datetime], spans: Iterable[Span | tuple[Span, datetime]]) -> list[int]:

@@ -18,8 +18,10 @@ view at instant ``t`` depends only on the events at or before ``t``.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar, cast
 
 from processors.item_state import OPEN_STATUSES, STATUS_OF, Stamp, stamp_of
 from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
@@ -27,6 +29,7 @@ from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 _OPENING = frozenset({Lifecycle.CREATED, Lifecycle.PLACED})
 
 EventKey = tuple[datetime, str]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +90,10 @@ class ItemHistory:
 
     # -- derived views (cached until the next add) ---------------------------------------------
 
-    def _cached(self, name: str, build):  # type: ignore[no-untyped-def]
+    def _cached(self, name: str, build: Callable[[], T]) -> T:
         if name not in self._cache:
             self._cache[name] = build()
-        return self._cache[name]
+        return cast(T, self._cache[name])
 
     def ordered(self) -> list[tuple[Stamp, ItemEvent, int]]:
         def build() -> list[tuple[Stamp, ItemEvent, int]]:
@@ -98,7 +101,7 @@ class ItemHistory:
             rows.sort(key=lambda row: row[0])
             return rows
 
-        return self._cached("ordered", build)  # type: ignore[no-any-return]
+        return self._cached("ordered", build)
 
     @property
     def first_event_at(self) -> datetime:
@@ -114,7 +117,7 @@ class ItemHistory:
                     return event.time
             return self.first_event_at
 
-        return self._cached("opened_at", build)  # type: ignore[no-any-return]
+        return self._cached("opened_at", build)
 
     def opened_by(self, moment: datetime) -> datetime | None:
         """When the item was opened, if that was at or before ``moment``."""
@@ -141,7 +144,7 @@ class ItemHistory:
                 spans.append(Span(open_from))
             return spans
 
-        return self._cached("open_spans", build)  # type: ignore[no-any-return]
+        return self._cached("open_spans", build)
 
     def completions(self) -> list[datetime]:
         return [span.end for span in self.open_spans() if span.end is not None]
@@ -161,7 +164,7 @@ class ItemHistory:
                     values.append(value)
             return ChangePoints(tuple(at), tuple(values))
 
-        return self._cached(name, build)  # type: ignore[no-any-return]
+        return self._cached(name, build)
 
     @property
     def priorities(self) -> ChangePoints:
@@ -185,7 +188,7 @@ class ItemHistory:
                 current = event.assignee
             return changes
 
-        return self._cached("reassignments", build)  # type: ignore[no-any-return]
+        return self._cached("reassignments", build)
 
     @property
     def key(self) -> tuple[str, str]:
