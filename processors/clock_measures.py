@@ -14,6 +14,8 @@ timeline:
 The elapsed business time is non-decreasing, so each threshold is crossed at most once per
 priority segment; the crossing instant is found with ``BusinessCalendar.add_business_time``.
 As in ``ClockReading``, an item whose elapsed time equals its target is at risk, not breached.
+While the clock runs, the instant its target will be used up if it keeps running is constant over
+each running span: that is the forecast counted by the ``breaches_forecast`` indicator.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class ItemClockMeasures:
     past_risk_share: tuple[Span, ...] = ()
     at_risk: tuple[Span, ...] = ()
     breached: tuple[Span, ...] = ()
+    forecasts: tuple[tuple[Span, datetime], ...] = ()
+    """While the clock runs: when the target will be used up if it keeps running."""
 
 
 class _Elapsed:
@@ -145,6 +149,15 @@ def measure_clock(
     past: list[Span] = []
     risk: list[Span] = []
     breached: list[Span] = []
+    forecasts: list[tuple[Span, datetime]] = []
+    for span, before in zip(timeline.spans, elapsed.before, strict=True):
+        for start, end, priority in priorities.segments(span.start, span.end):
+            target = kpi.target_for(None if priority is None else str(priority))
+            if target is None or (end is not None and end <= start):
+                continue
+            used = before + calendar.business_time_between(span.start, start)
+            runs_out = calendar.add_business_time(start, max(target - used, _ZERO))
+            forecasts.append((Span(start, end), runs_out))
     for episode in timeline.episodes:
         for start, end, priority in priorities.segments(episode.start, episode.end):
             target = kpi.target_for(None if priority is None else str(priority))
@@ -160,7 +173,12 @@ def measure_clock(
             _clip(risk, risk_from, breach_at, start, end)
             _clip(breached, breach_at, None, start, end)
     return ItemClockMeasures(
-        tuple(resolutions), tuple(measured), tuple(past), tuple(risk), tuple(breached)
+        tuple(resolutions),
+        tuple(measured),
+        tuple(past),
+        tuple(risk),
+        tuple(breached),
+        tuple(forecasts),
     )
 
 

@@ -75,6 +75,8 @@ INDICATOR_HELP: dict[str, str] = {
     "items_at_risk": "Open items past the at-risk share of their target, not yet breached.",
     "share_past_risk": "Share of measured open items past the at-risk share of their target.",
     "breached_open": "Open items already past their target.",
+    "breaches_forecast": "Running items whose target will be used up before the current period "
+    "ends if nothing changes (a forecast of misses).",
     "met_to_date": "Items resolved within target in the current period so far.",
     "missed_to_date": "Items resolved past target in the current period so far.",
     "attainment_to_date": "The KPI's measure in the current period so far.",
@@ -476,6 +478,17 @@ class _ServiceRun:
             grid,
             [p / n if n else 0.0 for p, n in zip(past, measured, strict=True)],
         )
+        # Running items whose target will be used up before the end of the sample's period
+        # (the month, for rolling KPIs) if nothing changes: counted from the start of the
+        # period the forecast instant falls in.
+        kind = "month" if kpi.period.is_rolling else kpi.period.kind
+        forecast: list[Span] = []
+        for m in measures:
+            for span, used_up in m.forecasts:
+                begins = max(span.start, calendar_period(used_up, kind, self.zone).start)
+                if span.end is None or begins < span.end:
+                    forecast.append(Span(begins, span.end))
+        yield from self._series(kpi.id, "breaches_forecast", grid, _count_spans(grid, forecast))
         resolutions = sorted((r for m in measures for r in m.resolutions), key=lambda r: r.at)
         times = [r.at for r in resolutions]
         met_prefix = _prefix(1 if r.met else 0 for r in resolutions)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -55,7 +56,8 @@ class ContractMonitor:
         duty_cycle: float = 0.33,
     ) -> None:
         self.contracts = list(contracts)
-        self.store = MonitorStore(dsn, owner=f"monitor-{uuid.uuid4()}")
+        # The owner token names the process, so an operator (or a test) sees who monitors.
+        self.store = MonitorStore(dsn, owner=f"monitor-pid{os.getpid()}-{uuid.uuid4().hex[:8]}")
         self.gauges = gauges
         self.inbox_limit = inbox_limit
         self._evaluations: dict[str, ContractEvaluation] | None = None

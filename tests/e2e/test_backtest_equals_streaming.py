@@ -1,7 +1,8 @@
 """One computation, two drivers: the streaming pipeline (Kafka -> worker -> PostgreSQL -> contract
 monitor) stores exactly the period outcomes and indicator series that ``pulse backtest`` computes
 from the file, on each of the three real logs, with the input shuffled within the contract's
-allowed lateness and 5% of the events sent twice; and with two workers, one SIGKILLed mid-way."""
+allowed lateness and 5% of the events sent twice; and with two workers, the monitoring one
+SIGKILLed mid-way."""
 
 from __future__ import annotations
 
@@ -124,11 +125,11 @@ def _lease_owner(dsn: str) -> str | None:
 
 
 @pytest.mark.timeout(900)
-def test_two_workers_one_killed_mid_replay_still_store_exactly_the_backtest(
+def test_the_monitoring_worker_killed_mid_replay_hands_over_and_stays_exact(
     settings: PulseSettings,
 ) -> None:
-    """The monitor runs on one worker at a time; SIGKILL the first worker (usually the group
-    leader, so the other one takes the monitor over and rebuilds) halfway through."""
+    """Two workers; the one holding the monitor's lease is SIGKILLed halfway through. The other
+    takes the lease over, rebuilds from the stored events, and the tables are exact."""
     contract_path = CONTRACTS / CASES["helpdesk"]
     contract = load_contract(contract_path)
     mapped = map_file(dataset("helpdesk"), load_mapping("helpdesk"))
@@ -136,20 +137,29 @@ def test_two_workers_one_killed_mid_replay_still_store_exactly_the_backtest(
     total = len(mapped.events)
     with isolated_pipeline(settings) as pipeline:
         overrides = {"contracts": str(contract_path), "monitor_interval": 1.0}
-        first = pipeline.start_worker("a", **overrides)
-        pipeline.start_worker("b", metrics_port=free_port(), **overrides)
+        workers = [
+            pipeline.start_worker("a", **overrides),
+            pipeline.start_worker("b", metrics_port=free_port(), **overrides),
+        ]
         asyncio.run(produce(pipeline.settings, mapped.events, []))
         dsn = pipeline.settings.dsn
-        pipeline.wait_for(lambda: _counts(dsn)[0] >= total // 2, what="half the events stored")
+        pipeline.wait_for(
+            lambda: _counts(dsn)[0] >= total // 2 and _lease_owner(dsn),
+            what="half the events stored and a monitor holding the lease",
+        )
         owner_before = _lease_owner(dsn)
-        kill_hard(first)
-        print(f"SIGKILL worker a (pid {first.pid}) at {_counts(dsn)[0]:,} events stored")
+        assert owner_before is not None
+        (monitoring,) = [w for w in workers if owner_before.startswith(f"monitor-pid{w.pid}-")]
+        kill_hard(monitoring)
+        print(f"SIGKILL the monitoring worker (pid {monitoring.pid}) at {_counts(dsn)[0]:,} events")
         pipeline.wait_for(
             lambda: _counts(dsn) == (total, 0),
             timeout=600,
             what=f"all {total:,} events stored and applied by the contract monitor",
         )
-        print(f"monitor lease: {owner_before} before the kill, {_lease_owner(dsn)} after")
+        owner_after = _lease_owner(dsn)
+        print(f"monitor lease: {owner_before} before the kill, {owner_after} after")
+        assert owner_after is not None and owner_after != owner_before
         assert {r.key: r for r in period_outcomes(dsn, contract.contract)} == (
             expected.evaluation.outcomes
         )

@@ -160,6 +160,11 @@ def test_indicator_series_read_at_sample_instants() -> None:
     assert points[("resolution", "items_at_risk", at(10))] == 1  # c: 8h of 8h, not yet over
     assert points[("resolution", "items_at_risk", at(11))] == 0  # c breached after 10h
     assert points[("resolution", "breached_open", at(11))] == 1
+    # forecast misses: a (target used up at 4h) while it runs [0h, 3h); b while it runs
+    # [1h, 2h) and [5h, 8h); c from its start at 2h (used up at 10h) until resolved at 12h
+    assert [points[("resolution", "breaches_forecast", at(h))] for h in range(12)] == [
+        1, 2, 2, 1, 1, 2, 2, 2, 1, 1, 1, 1,
+    ]  # fmt: skip
     assert points[("resolution", "met_to_date", at(12))] == 2
     assert points[("resolution", "missed_to_date", at(12))] == 1
     assert points[("resolution", "mttr_seconds", at(3))] == 3 * 3600.0
