@@ -273,27 +273,29 @@ class ClockSpec(_Model):
 
     def actions_for(self, event: ItemEvent) -> tuple[ClockAction, ...]:
         """The clock transitions one lifecycle event causes (often none, sometimes several)."""
-        by_event = self._actions_by_event.get(event.lifecycle, ())
-        if event.state is None or event.state not in self._actions_by_state:
+        by_event_table, by_state_table = self._action_tables
+        by_event = by_event_table.get(event.lifecycle, ())
+        if event.state is None or event.state not in by_state_table:
             return by_event
-        by_state = self._actions_by_state[event.state]
+        by_state = by_state_table[event.state]
         return tuple(a for a in ClockAction if a in by_event or a in by_state)
 
     @cached_property
-    def _actions_by_event(self) -> dict[Lifecycle, tuple[ClockAction, ...]]:
-        table: dict[Lifecycle, list[ClockAction]] = {}
+    def _action_tables(
+        self,
+    ) -> tuple[dict[Lifecycle, tuple[ClockAction, ...]], dict[str, tuple[ClockAction, ...]]]:
+        """The actions each lifecycle event and each state triggers (looked up per event)."""
+        by_event: dict[Lifecycle, list[ClockAction]] = {}
+        by_state: dict[str, list[ClockAction]] = {}
         for action, trigger in self.triggers():
             for lifecycle in trigger.events:
-                table.setdefault(lifecycle, []).append(action)
-        return {lifecycle: tuple(actions) for lifecycle, actions in table.items()}
-
-    @cached_property
-    def _actions_by_state(self) -> dict[str, tuple[ClockAction, ...]]:
-        table: dict[str, list[ClockAction]] = {}
-        for action, trigger in self.triggers():
+                by_event.setdefault(lifecycle, []).append(action)
             for state in trigger.states:
-                table.setdefault(state, []).append(action)
-        return {state: tuple(actions) for state, actions in table.items()}
+                by_state.setdefault(state, []).append(action)
+        return (
+            {key: tuple(actions) for key, actions in by_event.items()},
+            {key: tuple(actions) for key, actions in by_state.items()},
+        )
 
 
 def _selector_shorthand(value: Any) -> Any:

@@ -418,10 +418,9 @@ class _ServiceRun:
 
     def series(self) -> Iterator[tuple[SeriesKey, Series]]:
         grid, step = self.grid, self.step
-        yield from self._series(
-            SERVICE_WIDE, "open_backlog", grid, _count_spans(grid, self._open_spans(None))
-        )
-        p50, p90 = _age_percentiles(grid, self._open_spans(None))
+        open_spans = self._open_spans(None)
+        yield from self._series(SERVICE_WIDE, "open_backlog", grid, _count_spans(grid, open_spans))
+        p50, p90 = _age_percentiles(grid, open_spans)
         yield from self._series(SERVICE_WIDE, "backlog_age_p50_seconds", grid, p50)
         yield from self._series(SERVICE_WIDE, "backlog_age_p90_seconds", grid, p90)
         arrivals = _count_in_slices(grid, step, (item.opened_at for item in self.items))

@@ -38,7 +38,7 @@ from processors.errors import SinkError
 from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from processors.measurements import Delta, IndicatorPoint, LateEvent, OpenClock, PeriodOutcome
 from sinks import monitor_statements as m
-from sinks import statements as q
+from sinks import session
 from sinks.pgerrors import is_transient, translate
 
 R = TypeVar("R")
@@ -97,7 +97,7 @@ class MonitorStore:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Connect, check the schema (version 2 or later) and create the staging tables."""
+        """Connect, check the schema (the latest version) and create the staging tables."""
         async with self._lock:
             await self._connection()
 
@@ -154,20 +154,18 @@ class MonitorStore:
             return self._conn
         doing = "connecting"
         try:
-            conn = await psycopg.AsyncConnection.connect(
+            conn = await session.connect(
                 self._dsn,
-                autocommit=True,
-                connect_timeout=max(1, round(self._connect_timeout)),
+                connect_timeout=self._connect_timeout,
                 application_name=self._application_name,
             )
         except psycopg.Error as exc:
             raise translate(exc, "opening the monitor store (connecting)") from exc
         try:
             doing = "checking the schema"
-            await conn.execute("SET TIME ZONE 'UTC'")
             # Sorts and hashes over a staged contract (300,000 points: ~30 MB) stay in memory.
             await conn.execute("SELECT set_config('work_mem', %s, false)", [self._work_mem])
-            await _check_schema(conn)
+            await session.require_schema(conn, "the contract monitor")
             doing = "creating the staging tables"
             await conn.execute(m.CREATE_POINT_STAGING)
             await conn.execute(m.CREATE_OUTCOME_STAGING)
@@ -182,9 +180,7 @@ class MonitorStore:
 
     async def _discard(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+        await session.close_quietly(conn)
 
     async def _forget_on(self, exc: psycopg.Error) -> None:
         if is_transient(exc) or (self._conn is not None and self._conn.broken):
@@ -403,19 +399,3 @@ def _check_contract(contract: str, found: Iterable[str], what: str) -> None:
 def _columns(keys: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Keys (at least one) as one list per column: the arrays the ``unnest`` deletes take."""
     return [list(column) for column in zip(*keys, strict=True)]
-
-
-async def _check_schema(conn: psycopg.AsyncConnection[Any]) -> None:
-    """SinkError unless the database has schema version 2 (the monitor's tables) or later."""
-    cur = await conn.execute(q.SCHEMA_STATUS)
-    row = await cur.fetchone()
-    version = 0
-    if row and row[1]:
-        cur = await conn.execute(q.SCHEMA_VERSION)
-        found = await cur.fetchone()
-        version = int(found[0]) if found else 0
-    if version < 2:
-        raise SinkError(
-            f"the database has schema version {version}; the contract monitor needs version 2 "
-            "or later: run the schema migration (sinks.schema.migrate) first"
-        )

@@ -33,7 +33,6 @@ staging tables belong to the server session.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -53,6 +52,7 @@ from tenacity import (
 )
 
 from processors.errors import SinkError
+from sinks import session
 from sinks import statements as q
 from sinks.partitions import ensure_partitions
 from sinks.pgerrors import is_transient, translate
@@ -64,7 +64,6 @@ from sinks.rows import (
     state_tuple,
     unique_events,
 )
-from sinks.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from streams.events import EventEnvelope
@@ -193,16 +192,14 @@ class PostgresSink:
         if self._conn is not None and not self._conn.closed:
             return self._conn
         self._doing = "connecting"
-        conn = await psycopg.AsyncConnection.connect(
+        conn = await session.connect(
             self._dsn,
-            autocommit=True,
-            connect_timeout=max(1, round(self._connect_timeout)),
+            connect_timeout=self._connect_timeout,
             application_name=self._application_name,
         )
         try:
             self._doing = "checking the schema"
-            await conn.execute("SET TIME ZONE 'UTC'")
-            self._partitioned = await _check_schema(conn)
+            self._partitioned = await session.require_schema(conn, "this sink")
             self._doing = "creating the staging tables"
             await conn.execute(q.CREATE_EVENT_STAGING)
             await conn.execute(q.CREATE_STATE_STAGING)
@@ -214,9 +211,7 @@ class PostgresSink:
 
     async def _discard(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+        await session.close_quietly(conn)
 
     # -- retries ---------------------------------------------------------------------------------
 
@@ -307,25 +302,6 @@ async def inserted_count(cur: psycopg.AsyncCursor[Any]) -> int:
     """The count of new events that ``INSERT_EVENTS``/``INSERT_EVENT_ROW`` return as one row."""
     row = await cur.fetchone()
     return int(row[0]) if row else 0
-
-
-async def _check_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
-    """True when pulse_events is natively partitioned; SinkError when the schema is missing."""
-    cur = await conn.execute(q.SCHEMA_STATUS)
-    row = await cur.fetchone()
-    relkind, has_versions = row if row else (None, False)
-    version = 0
-    if has_versions:
-        cur = await conn.execute(q.SCHEMA_VERSION)
-        found = await cur.fetchone()
-        version = int(found[0]) if found else 0
-    if relkind is None or version < SCHEMA_VERSION:
-        raise SinkError(
-            f"the database has schema version {version} (pulse_events "
-            f"{'missing' if relkind is None else 'present'}); this sink needs version "
-            f"{SCHEMA_VERSION}: run the schema migration (sinks.schema.migrate) first"
-        )
-    return bool(relkind == "p")
 
 
 def counts(dsn: str) -> dict[str, int]:

@@ -19,7 +19,7 @@ from processors.measurements import PeriodOutcome
 from processors.periods import period_label
 from processors.quantities import format_share
 from streams.backtest import BacktestResult, OutputFormat, backtest_file, write_outputs
-from streams.contracts import load_contract
+from streams.contract_cli import load_or_exit
 from streams.mapping import load_mapping
 
 _out = Console()
@@ -44,8 +44,8 @@ def backtest(
     """Evaluate CONTRACT over FILE with no Kafka and no database (the embedded mode)."""
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format: expected csv or parquet, got {fmt!r}")
+    terms = load_or_exit(contract)
     try:
-        terms = load_contract(contract)
         record_mapping = load_mapping(mapping)
     except ConfigError as exc:
         _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)

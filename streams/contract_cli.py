@@ -9,6 +9,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from processors.contract import Contract
 from processors.contract_text import explain
 from processors.errors import ConfigError
 from processors.openslo import to_openslo
@@ -25,14 +26,19 @@ _out = Console()
 _err = Console(stderr=True)
 
 
-@contract_app.command("check")
-def check(file: ContractFile) -> None:
-    """Validate FILE and explain, in plain words, what it measures."""
+def load_or_exit(file: Path) -> Contract:
+    """The contract in ``file``, or its errors on stderr and exit status 1."""
     try:
-        contract = load_contract(file)
+        return load_contract(file)
     except ConfigError as exc:
         _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+@contract_app.command("check")
+def check(file: ContractFile) -> None:
+    """Validate FILE and explain, in plain words, what it measures."""
+    contract = load_or_exit(file)
     _out.print(f"{file}: valid", style="bold green", markup=False, highlight=False)
     _out.print(explain(contract), markup=False, highlight=False, soft_wrap=True)
 
@@ -40,9 +46,5 @@ def check(file: ContractFile) -> None:
 @contract_app.command("openslo")
 def openslo(file: ContractFile) -> None:
     """Print FILE's service levels as OpenSLO v1 documents (trend KPIs and money are left out)."""
-    try:
-        contract = load_contract(file)
-    except ConfigError as exc:
-        _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    contract = load_or_exit(file)
     typer.echo(yaml.safe_dump_all(to_openslo(contract), sort_keys=False, allow_unicode=True))

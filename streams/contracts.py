@@ -15,6 +15,7 @@ import yaml
 
 from processors.contract import Contract, parse_contract
 from processors.errors import ConfigError
+from streams.mapping import yaml_where
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -54,14 +55,5 @@ def load_contract(path: str | Path) -> Contract:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
-        raise ConfigError(f"contract {path}: not valid YAML{_where(exc)}") from None
+        raise ConfigError(f"contract {path}: not valid YAML{yaml_where(exc)}") from None
     return parse_contract(data, origin=str(path))
-
-
-def _where(exc: yaml.YAMLError) -> str:
-    """`` at line 3, column 1: <problem>`` from a PyYAML error."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if mark is None:
-        return f": {problem}"
-    return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"

@@ -314,7 +314,7 @@ def load_mapping(name_or_path: str | Path) -> RecordMapping:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"mapping {path}: not valid YAML{_yaml_where(exc)}") from None
+        raise ConfigError(f"mapping {path}: not valid YAML{yaml_where(exc)}") from None
     return mapping_from_dict(data, origin=str(path))
 
 
@@ -336,7 +336,7 @@ def mapping_from_dict(data: Any, *, origin: str = "<mapping>") -> RecordMapping:
         raise ConfigError(f"mapping {origin} is invalid:\n  " + "\n  ".join(lines)) from None
 
 
-def _yaml_where(exc: yaml.YAMLError) -> str:
+def yaml_where(exc: yaml.YAMLError) -> str:
     """`` at line 3, column 1: expected the node content, ...`` from a PyYAML error."""
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)

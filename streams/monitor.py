@@ -10,7 +10,8 @@ leader; a lease row in the database makes sure of it even while leadership moves
 3. deletes the inbox rows it applied.
 
 On its first tick, after another worker held the lease, or after any failure, it rebuilds every
-evaluation from all stored events of the contracts' sources and rewrites the contracts' rows. The
+evaluation from all stored events of the contracts' sources and rewrites the contracts' rows.
+With no contract it still runs, only clearing the inbox. The
 evaluation depends only on the set of events, so a rebuild, a re-read inbox row or a duplicate
 changes nothing: the rows always equal what the backtest computes from the same events.
 
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from processors.contract import Contract
-from processors.evaluation import INDICATOR_HELP, ContractEvaluation
+from processors.evaluation import ContractEvaluation
 from sinks.metrics import IndicatorGauges
 from sinks.monitor_store import MonitorStore, MonitorTick
 
@@ -61,7 +62,6 @@ class ContractMonitor:
         self.gauges = gauges
         self.inbox_limit = inbox_limit
         self._evaluations: dict[str, ContractEvaluation] | None = None
-        self.late_events_total = 0
         self.duty_cycle = duty_cycle
         self._resting_until = 0.0
 
@@ -112,6 +112,8 @@ class ContractMonitor:
         await tick.done(inbox.keys)
         self._evaluations = evaluations
         await asyncio.to_thread(self._export, evaluations)
+        if not evaluations:
+            return TickReport(True, 0, 0, 0, 0)
         log.warning(
             "contract monitor rebuilt %d contract(s) from %d stored events: %d points, %d outcomes",
             len(evaluations),
@@ -153,7 +155,6 @@ class ContractMonitor:
                     len(earliest.changed),
                 )
         await tick.done(inbox.keys)
-        self.late_events_total += late
         if self.gauges is not None:
             self.gauges.count_late(late)
         await asyncio.to_thread(self._export, evaluations)
@@ -174,4 +175,4 @@ class ContractMonitor:
         await self.store.close()
 
 
-__all__ = ["INDICATOR_HELP", "ContractMonitor", "TickReport"]
+__all__ = ["ContractMonitor", "TickReport"]

@@ -28,10 +28,11 @@ def run_worker(settings: PulseSettings, *, loglevel: str = "WARNING") -> None:
     metrics.serve(settings.metrics_host, settings.metrics_port)
     sink = PostgresSink(settings.dsn)
     contracts = [load_contract(path) for path in settings.contract_paths]
-    monitor = None
+    # The monitor runs even with no contract: it keeps the inbox (which every event insert
+    # fills) from growing, and a worker started later with contracts rebuilds from all events.
+    gauges = IndicatorGauges(metrics.registry, help=INDICATOR_HELP) if contracts else None
+    monitor = ContractMonitor(contracts, settings.dsn, gauges=gauges)
     if contracts:
-        gauges = IndicatorGauges(metrics.registry, help=INDICATOR_HELP)
-        monitor = ContractMonitor(contracts, settings.dsn, gauges=gauges)
         log.warning("monitoring contract(s): %s", ", ".join(c.contract for c in contracts))
     app = create_app(settings, sink=sink, metrics=metrics, monitor=monitor)
 

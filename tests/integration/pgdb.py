@@ -39,6 +39,19 @@ def temporary_database(admin_dsn: str, prefix: str = "pulse_test") -> Iterator[s
             )
 
 
+def empty_tables(dsn: str, *tables: str) -> None:
+    """Empty a module's database between its tests: drop the monthly partitions of pulse_events
+    (a plain-PostgreSQL schema makes one per month written) and truncate ``tables``."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        children = conn.execute(
+            "SELECT inhrelid::regclass::text FROM pg_inherits "
+            "WHERE inhparent = 'pulse_events'::regclass"
+        ).fetchall()
+        for (child,) in children:
+            conn.execute(f"DROP TABLE {child}")
+        conn.execute(f"TRUNCATE {', '.join(tables)}")
+
+
 def database_name(dsn: str) -> str:
     return str(conninfo_to_dict(dsn)["dbname"])
 

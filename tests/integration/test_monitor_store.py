@@ -30,7 +30,7 @@ from sinks.postgres import FlushStats, PostgresSink
 from sinks.queries import inbox_size, indicator_points, open_item_clocks, period_outcomes
 from sinks.schema import migrate
 from streams.events import EventEnvelope, build_envelope
-from tests.integration.pgdb import temporary_database
+from tests.integration.pgdb import empty_tables, temporary_database
 
 pytestmark = pytest.mark.integration
 
@@ -166,17 +166,17 @@ def migrated(pg_dsn: str) -> Iterator[str]:
 @pytest.fixture
 def dsn(migrated: str) -> str:
     """The module's database, emptied, with a free lease."""
+    empty_tables(
+        migrated,
+        "pulse_events",
+        "pulse_item_states",
+        "pulse_monitor_inbox",
+        "pulse_indicator_points",
+        "pulse_period_outcomes",
+        "pulse_late_events",
+        "pulse_open_item_clocks",
+    )
     with psycopg.connect(migrated, autocommit=True) as conn:
-        children = conn.execute(
-            "SELECT inhrelid::regclass::text FROM pg_inherits "
-            "WHERE inhparent = 'pulse_events'::regclass"
-        ).fetchall()
-        for (child,) in children:
-            conn.execute(f"DROP TABLE {child}")
-        conn.execute(
-            "TRUNCATE pulse_events, pulse_item_states, pulse_monitor_inbox, "
-            "pulse_indicator_points, pulse_period_outcomes, pulse_late_events"
-        )
         conn.execute("UPDATE pulse_monitor_lease SET owner = NULL, taken_at = NULL")
     return migrated
 

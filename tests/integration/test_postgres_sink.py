@@ -24,7 +24,7 @@ from sinks.queries import table_fingerprint
 from sinks.row_by_row import RowByRowSink
 from sinks.schema import migrate
 from streams.events import EventEnvelope, build_envelope
-from tests.integration.pgdb import DisposableCluster, temporary_database
+from tests.integration.pgdb import DisposableCluster, empty_tables, temporary_database
 
 pytestmark = pytest.mark.integration
 
@@ -128,14 +128,7 @@ def migrated(pg_dsn: str) -> Iterator[str]:
 @pytest.fixture
 def dsn(migrated: str) -> str:
     """The module's database, emptied: no rows, no monthly partitions."""
-    with psycopg.connect(migrated, autocommit=True) as conn:
-        children = conn.execute(
-            "SELECT inhrelid::regclass::text FROM pg_inherits "
-            "WHERE inhparent = 'pulse_events'::regclass"
-        ).fetchall()
-        for (child,) in children:
-            conn.execute(f"DROP TABLE {child}")
-        conn.execute("TRUNCATE pulse_events, pulse_item_states, pulse_monitor_inbox")
+    empty_tables(migrated, "pulse_events", "pulse_item_states", "pulse_monitor_inbox")
     return migrated
 
 
