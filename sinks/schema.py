@@ -88,6 +88,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         plain=("v3_open_clocks.sql",),
         timescale=("v3_open_clocks.sql",),
     ),
+    Migration(
+        4,
+        "forecasts and alerts: breach probability per open clock, period forecasts, alerts, "
+        "drift signals, the contract -> client registry",
+        plain=("v4_forecasts_alerts.sql",),
+        timescale=("v4_forecasts_alerts.sql",),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
