@@ -28,14 +28,14 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from processors.lifecycle import ItemKind, Lifecycle
-from sinks.queries import source_summary
-from streams.adapter import map_file
-from streams.events import build_envelope
-from streams.mapping import load_mapping
-from streams.replay import produce
-from streams.sandbox import Pipeline, isolated_pipeline
-from streams.settings import PulseSettings
+from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.sinks.queries import source_summary
+from outcome_pulse.streams.drivers.replay import produce
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import build_envelope
+from tests.support.sandbox import Pipeline, isolated_pipeline
 
 DATASETS = {"bpic2013": "bpic2013_volvo_incidents.csv.gz", "helpdesk": "helpdesk_tickets.csv.gz"}
 

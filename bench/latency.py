@@ -47,10 +47,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.e2e_throughput import warm_up
-from processors.lifecycle import ItemKind, Lifecycle
-from streams.events import build_envelope, encode_event
-from streams.sandbox import isolated_pipeline
-from streams.settings import PulseSettings
+from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import build_envelope, encode_event
+from tests.support.sandbox import isolated_pipeline
 
 # The month the warm-up event opened; each run has its own day in it (at most 20 s of events).
 EVENT_TIME = datetime(2020, 1, 2, tzinfo=UTC)

@@ -47,12 +47,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from processors.item_state import ItemState, Register, Stamp, apply_event, state_row
-from processors.lifecycle import Lifecycle
-from streams.adapter import map_file
-from streams.events import EventDecoder, encode_event
-from streams.mapping import load_mapping
-from streams.settings import PulseSettings
+from outcome_pulse.processors.item_state import ItemState, Register, Stamp, apply_event, state_row
+from outcome_pulse.processors.lifecycle import Lifecycle
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import EventDecoder, encode_event
 
 BPIC = "bpic2013_volvo_incidents.csv.gz"
 _ENDING = frozenset({Lifecycle.RESOLVED, Lifecycle.CLOSED})

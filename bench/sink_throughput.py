@@ -27,15 +27,15 @@ from typing import Any, Protocol
 
 import psycopg
 
-from processors.item_state import ItemState, apply_event, state_row
-from sinks.postgres import PostgresSink
-from sinks.queries import table_fingerprint
-from sinks.row_by_row import RowByRowSink
-from sinks.schema import migrate
-from streams.adapter import map_file
-from streams.events import EventEnvelope
-from streams.mapping import load_mapping
-from streams.settings import PulseSettings
+from outcome_pulse.processors.item_state import ItemState, apply_event, state_row
+from outcome_pulse.sinks.event_sink import PostgresSink
+from outcome_pulse.sinks.queries import table_fingerprint
+from outcome_pulse.sinks.row_by_row import RowByRowSink
+from outcome_pulse.sinks.schema import migrate
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import EventEnvelope
 
 BPIC = "bpic2013_volvo_incidents.csv.gz"
 Batch = tuple[list[EventEnvelope], list[dict[str, Any]]]

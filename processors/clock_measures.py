@@ -1,8 +1,8 @@
 """What a time-to-target KPI measures on one item: its resolutions and its risk over time.
 
 The item's clock transitions come from its events through the KPI's clock spec
-(``ClockSpec.actions_for``) and are folded by ``processors.sla_clock``. From the resulting
-timeline:
+(``ClockSpec.actions_for``) and are folded by ``outcome_pulse.processors.sla_clock``. From the
+resulting timeline:
 
 * every stop of the clock is one *resolution*: the business time elapsed up to the stop against
   the target of the item's priority at that moment (no target for that priority: not measured);
@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from processors.calendar import BusinessCalendar
-from processors.contract import TimeToTargetKpi
-from processors.item_history import ItemHistory, Span
-from processors.sla_clock import (
+from outcome_pulse.processors.calendar import BusinessCalendar
+from outcome_pulse.processors.contract import TimeToTargetKpi
+from outcome_pulse.processors.item_history import ItemHistory, Span
+from outcome_pulse.processors.sla_clock import (
     ClockReading,
     ClockTimeline,
     ClockTransition,

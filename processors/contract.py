@@ -6,9 +6,10 @@ down into outcomes, each measured by KPIs. Commercial terms put money on the KPI
 the monthly charge at risk, its allocation across KPIs, the credit formula, caps, earn-back and
 gain-share. ``parse_contract`` validates a parsed YAML document and raises ``ConfigError`` naming
 the origin, the field path (``objectives[0].outcomes[1].kpis[0].targets.P2``) and what was
-expected. Reading the file is the caller's job (``streams.contracts``); this module does no I/O.
+expected. Reading the file is the caller's job (``outcome_pulse.streams.contract_files``); this
+module does no I/O.
 
-KPI kinds, and how each maps to OpenSLO (``processors.openslo`` exports them):
+KPI kinds, and how each maps to OpenSLO (``outcome_pulse.processors.openslo`` exports them):
 
 * ``time_to_target``: a per-item SLA clock (which lifecycle events or states start, pause,
   resume, stop and reopen it), a business-time target per priority on a business calendar or
@@ -53,12 +54,17 @@ from pydantic import (
     model_validator,
 )
 
-from processors.calendar import ALWAYS, BusinessCalendar, WorkingInterval, weekday_keys
-from processors.errors import ConfigError
-from processors.lifecycle import LIFECYCLE_BY_KIND, ItemEvent, ItemKind, Lifecycle
-from processors.quantities import counts_days, parse_duration, parse_share
-from processors.sla_clock import ClockAction, ClockPolicy
-from processors.validation_messages import describe_errors
+from outcome_pulse.processors.calendar import (
+    ALWAYS,
+    BusinessCalendar,
+    WorkingInterval,
+    weekday_keys,
+)
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.lifecycle import LIFECYCLE_BY_KIND, ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.processors.quantities import counts_days, parse_duration, parse_share
+from outcome_pulse.processors.sla_clock import ClockAction, ClockPolicy
+from outcome_pulse.processors.validation_messages import describe_errors
 
 ALWAYS_NAME = "24x7"
 """The calendar name meaning "every hour of every day" (no calendar needs defining)."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from processors.calendar import WEEKDAY_NAMES, BusinessCalendar
-from processors.contract import (
+from outcome_pulse.processors.calendar import WEEKDAY_NAMES, BusinessCalendar
+from outcome_pulse.processors.contract import (
     ALWAYS_NAME,
     GAUGE_WORDS,
     ClockTrigger,
@@ -25,7 +25,12 @@ from processors.contract import (
     TimeToTargetKpi,
     TrendKpi,
 )
-from processors.quantities import format_duration, format_money, format_share, parse_duration
+from outcome_pulse.processors.quantities import (
+    format_duration,
+    format_money,
+    format_share,
+    parse_duration,
+)
 
 
 def explain(contract: Contract) -> str:

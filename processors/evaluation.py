@@ -11,8 +11,8 @@ allowed lateness. Rows at or before the watermark are ``final``. An event older 
 watermark when it arrives is *late beyond the allowed lateness*: it is still applied (nothing is
 lost), reported as a ``LateEvent`` naming the final rows it corrected, and counted.
 
-Series are sampled on event-time grids (``processors.periods``): the service indicators on the
-contract's ``monitoring.sample_every`` grid, each threshold KPI's gauge on its own
+Series are sampled on event-time grids (``outcome_pulse.processors.periods``): the service
+indicators on the contract's ``monitoring.sample_every`` grid, each threshold KPI's gauge on its own
 ``sample_every`` grid. Counts of items in a state (open, overdue, at risk) at an instant are
 counts of the spans containing it; event counts (arrivals, completions, reassignments) are per
 slice ``(previous sample, sample]``; "to date" values run from the start of the sample's contract
@@ -27,8 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from processors.clock_measures import ItemClockMeasures, measure_clock, read_open_clock
-from processors.contract import (
+from outcome_pulse.processors.clock_measures import (
+    ItemClockMeasures,
+    measure_clock,
+    read_open_clock,
+)
+from outcome_pulse.processors.contract import (
     Contract,
     EventSelectorSpec,
     KpiBase,
@@ -38,9 +42,9 @@ from processors.contract import (
     TimeToTargetKpi,
     TrendKpi,
 )
-from processors.item_history import ItemHistory, Span
-from processors.lifecycle import ItemEvent, ItemKind
-from processors.measurements import (
+from outcome_pulse.processors.item_history import ItemHistory, Span
+from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind
+from outcome_pulse.processors.measurements import (
     SERVICE_WIDE,
     Delta,
     IndicatorPoint,
@@ -49,7 +53,7 @@ from processors.measurements import (
     PeriodOutcome,
     diff,
 )
-from processors.periods import (
+from outcome_pulse.processors.periods import (
     Period,
     calendar_period,
     index_range,
@@ -57,8 +61,8 @@ from processors.periods import (
     sample_grid,
     shift_period,
 )
-from processors.quantities import parse_duration
-from processors.settlement import PeriodMeasure, settle
+from outcome_pulse.processors.quantities import parse_duration
+from outcome_pulse.processors.settlement import PeriodMeasure, settle
 
 _MAX_CHANGED_LISTED = 100
 

@@ -5,8 +5,9 @@ each sample instant, what their priority was then, when they were reassigned. ``
 keeps the item's distinct events (keyed by event time and id, like ``pulse_events``) and
 derives time-stamped views from them in the events' total order (time, producer sequence, id):
 
-* ``open_spans``: when the item was open (its status, as ``processors.item_state`` folds it,
-  was one of the open statuses), as ``[start, end)`` spans, the last one possibly unbounded;
+* ``open_spans``: when the item was open (its status, as ``outcome_pulse.processors.item_state``
+  folds it, was one of the open statuses), as ``[start, end)`` spans, the last one possibly
+  unbounded;
 * ``priorities`` and ``due_dates``: the latest value as of any instant, as change points;
 * ``reassignments``: the instants the assignee changed from one person or group to another;
 * ``completions``: the instants the item stopped being open.
@@ -23,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar, cast
 
-from processors.item_state import OPEN_STATUSES, STATUS_OF, Stamp, stamp_of
-from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.processors.item_state import OPEN_STATUSES, STATUS_OF, Stamp, stamp_of
+from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 
 _OPENING = frozenset({Lifecycle.CREATED, Lifecycle.PLACED})
 

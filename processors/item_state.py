@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

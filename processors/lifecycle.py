@@ -3,7 +3,7 @@
 An ``ItemEvent`` is the domain view of one validated event: what happened (``lifecycle``) to
 which item (``item_id``), when (``time``, timezone-aware UTC) and what the item looked like after
 it (state, priority, assignee, attributes). The wire format (CloudEvents JSON) lives in
-``streams.events``; this module knows nothing about it.
+``outcome_pulse.streams.wire.events``; this module knows nothing about it.
 """
 
 from __future__ import annotations

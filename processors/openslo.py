@@ -1,6 +1,6 @@
 """Export a contract's service-level part as OpenSLO v1 documents.
 
-What maps, and how (see also ``processors.contract``):
+What maps, and how (see also ``outcome_pulse.processors.contract``):
 
 * each service -> a ``Service``; each owner's alert destination -> an
   ``AlertNotificationTarget``;
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.contract import (
+from outcome_pulse.processors.contract import (
     ALWAYS_NAME,
     Contract,
     EventSelectorSpec,
@@ -34,7 +34,7 @@ from processors.contract import (
     ThresholdKpi,
     TimeToTargetKpi,
 )
-from processors.quantities import parse_duration
+from outcome_pulse.processors.quantities import parse_duration
 
 API_VERSION = "openslo/v1"
 SOURCE_TYPE = "outcome-pulse"

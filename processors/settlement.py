@@ -29,9 +29,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from processors.contract import Commercial, Contract, FixedCredit, KpiBase
-from processors.measurements import PeriodOutcome
-from processors.periods import Period
+from outcome_pulse.processors.contract import Commercial, Contract, FixedCredit, KpiBase
+from outcome_pulse.processors.measurements import PeriodOutcome
+from outcome_pulse.processors.periods import Period
 
 CENT = Decimal("0.01")
 ZERO_MONEY = Decimal("0.00")

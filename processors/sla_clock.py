@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from processors.calendar import ALWAYS, ZERO, BusinessCalendar, require_aware
+from outcome_pulse.processors.calendar import ALWAYS, ZERO, BusinessCalendar, require_aware
 
 
 class ClockAction(StrEnum):

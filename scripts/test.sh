@@ -27,7 +27,7 @@ step "static checks: ruff, mypy, import-linter"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/lint-imports
+PYTHONPATH=.venv/typecheck .venv/bin/lint-imports
 
 step "test stack on 127.0.0.1 (kafka :$PULSE_KAFKA_PORT, postgres :$PULSE_PG_PORT)"
 bash deploy/local/stack.sh up

@@ -13,3 +13,9 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# Static tools (mypy, import-linter) cannot see through the editable install's import hook; they
+# read the packages under their installed names through this tree of links instead.
+mkdir -p .venv/typecheck/outcome_pulse
+for folder in processors streams sinks contracts; do
+  ln -sfn "../../../$folder" ".venv/typecheck/outcome_pulse/$folder"
+done

@@ -1,4 +1,5 @@
-"""The SQL the contract monitor runs (``sinks.monitor_store``), and its rows' column order.
+"""The SQL the contract monitor runs (``outcome_pulse.sinks.monitor_store``), and the column
+order of its rows.
 
 The column lists of ``pulse_indicator_points`` and ``pulse_period_outcomes`` are the fields of
 ``IndicatorPoint`` and ``PeriodOutcome``, in their order, so a row tuple, its COPY, its INSERT and
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
+from outcome_pulse.processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
 
 _POINT_TYPES = {
     "contract": "text",

@@ -14,7 +14,7 @@ The monitor works in ticks; one tick is one transaction on the store's single co
 
 Large upserts (a takeover may rewrite 300,000 points of a contract) go through a binary COPY into
 a TEMP staging table (created once per connection, emptied at every commit) and one
-``INSERT ... SELECT ... ON CONFLICT`` (``sinks.monitor_statements``).
+``INSERT ... SELECT ... ON CONFLICT`` (``outcome_pulse.sinks.monitor_statements``).
 
 Errors: psycopg errors leave as ``SinkError`` naming the table and operation; the connection is
 dropped when it may be unusable, and the next tick reconnects. The store does not retry: a failed
@@ -34,12 +34,18 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from processors.errors import SinkError
-from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
-from processors.measurements import Delta, IndicatorPoint, LateEvent, OpenClock, PeriodOutcome
-from sinks import monitor_statements as m
-from sinks import session
-from sinks.pgerrors import is_transient, translate
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.processors.measurements import (
+    Delta,
+    IndicatorPoint,
+    LateEvent,
+    OpenClock,
+    PeriodOutcome,
+)
+from outcome_pulse.sinks import monitor_statements as m
+from outcome_pulse.sinks import session
+from outcome_pulse.sinks.pgerrors import is_transient, translate
 
 R = TypeVar("R")
 PointKey = tuple[str, str, str, str, datetime]
@@ -128,7 +134,7 @@ class MonitorStore:
                         if row is None:
                             raise SinkError(
                                 "pulse_monitor_lease has no row (id 1); the schema migration "
-                                "creates it: run sinks.schema.migrate"
+                                "creates it: run outcome_pulse.sinks.schema.migrate"
                             )
                         tick.taken_over = row[0] != self._owner
                         await conn.execute(m.TAKE_LEASE, [self._owner])

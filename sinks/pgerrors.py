@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import psycopg
 
-from processors.errors import SinkError
+from outcome_pulse.processors.errors import SinkError
 
 # 40001 serialization_failure, 40P01 deadlock_detected, 53300 too_many_connections,
 # 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now; class 08 = connection.

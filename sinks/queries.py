@@ -7,10 +7,10 @@ from typing import Any
 
 import psycopg
 
-from processors.errors import SinkError
-from processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
-from sinks import monitor_statements as m
-from sinks.pgerrors import translate
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
+from outcome_pulse.sinks import monitor_statements as m
+from outcome_pulse.sinks.pgerrors import translate
 
 
 def source_summary(dsn: str, source: str) -> dict[str, int]:

@@ -1,6 +1,6 @@
 """``RowByRowSink``: the benchmark's baseline, one ``INSERT ... ON CONFLICT`` per row.
 
-Same tables, same batch rules (``sinks.rows``), same single transaction per batch as
+Same tables, same batch rules (``outcome_pulse.sinks.rows``), same single transaction per batch as
 ``PostgresSink``, so a benchmark comparing the two measures only what COPY into staging plus one
 set-based INSERT buys over a round trip per row. Each statement is awaited before the next (no
 ``executemany``, whose pipelining would blur the comparison). No retries: not for production use.
@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from processors.errors import SinkError
-from sinks import statements as q
-from sinks.partitions import ensure_partitions
-from sinks.pgerrors import translate
-from sinks.postgres import FlushStats, inserted_count
-from sinks.rows import event_row, latest_states, months_of, state_tuple, unique_events
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.sinks import statements as q
+from outcome_pulse.sinks.event_sink import FlushStats, inserted_count
+from outcome_pulse.sinks.partitions import ensure_partitions
+from outcome_pulse.sinks.pgerrors import translate
+from outcome_pulse.sinks.rows import event_row, latest_states, months_of, state_tuple, unique_events
 
 if TYPE_CHECKING:
-    from streams.events import EventEnvelope
+    from outcome_pulse.streams.wire.events import EventEnvelope
 
 
 class RowByRowSink:

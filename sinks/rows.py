@@ -1,4 +1,5 @@
-"""A batch, prepared for the database: row tuples in ``sinks.statements`` column order.
+"""A batch, prepared for the database: row tuples in the column order of
+``outcome_pulse.sinks.statements``.
 
 Pure functions, no I/O, so the batch rules are unit-tested without a server:
 
@@ -17,12 +18,12 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from processors.errors import SinkError
-from processors.lifecycle import parse_event_type
-from sinks.statements import STATE_COLUMNS
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.lifecycle import parse_event_type
+from outcome_pulse.sinks.statements import STATE_COLUMNS
 
 if TYPE_CHECKING:
-    from streams.events import EventEnvelope
+    from outcome_pulse.streams.wire.events import EventEnvelope
 
 
 def unique_events(events: Iterable[EventEnvelope]) -> list[EventEnvelope]:
@@ -86,13 +87,13 @@ def _type_parts(event_type: str) -> tuple[str, str]:
 
 
 def state_tuple(state: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The ``pulse_item_states`` row of one ``processors.item_state.state_row`` dict."""
+    """The ``pulse_item_states`` row of one ``item_state.state_row`` dict."""
     try:
         return tuple(state[column] for column in STATE_COLUMNS)
     except KeyError as exc:
         raise SinkError(
             f"item state {state.get('item_id')!r} has no {exc.args[0]!r}: "
-            "states must be processors.item_state.state_row() dicts"
+            "states must be outcome_pulse.processors.item_state.state_row() dicts"
         ) from None
 
 

@@ -26,8 +26,8 @@ from importlib import resources
 
 import psycopg
 
-from processors.errors import ConfigError
-from sinks.pgerrors import translate
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.sinks.pgerrors import translate
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class SchemaReport:
 
 def sql_file(name: str) -> str:
     """The text of ``sinks/sql/<name>`` (shipped as package data)."""
-    return resources.files("sinks").joinpath("sql", name).read_text(encoding="utf-8")
+    return resources.files("outcome_pulse.sinks").joinpath("sql", name).read_text(encoding="utf-8")
 
 
 def _statement(name: str, timescaledb: bool) -> str:

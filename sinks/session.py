@@ -12,9 +12,9 @@ from typing import Any
 
 import psycopg
 
-from processors.errors import SinkError
-from sinks import statements as q
-from sinks.schema import SCHEMA_VERSION
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.sinks import statements as q
+from outcome_pulse.sinks.schema import SCHEMA_VERSION
 
 
 async def connect(
@@ -50,7 +50,7 @@ async def require_schema(conn: psycopg.AsyncConnection[Any], who: str) -> bool:
         raise SinkError(
             f"the database has schema version {version} (pulse_events "
             f"{'missing' if relkind is None else 'present'}); {who} needs version "
-            f"{SCHEMA_VERSION}: run the schema migration (sinks.schema.migrate) first"
+            f"{SCHEMA_VERSION}: run the schema migration (outcome_pulse.sinks.schema.migrate) first"
         )
     return bool(relkind == "p")
 

@@ -1,7 +1,7 @@
 """The SQL the sinks run for every batch, and the column order the rows are built in.
 
-DDL lives in ``sinks/sql/*.sql`` (applied once by ``sinks.schema``); these statements run per
-write. Column lists are spelt once here so a row tuple, its COPY and its INSERT cannot drift
+DDL lives in ``sinks/sql/*.sql`` (applied once by ``outcome_pulse.sinks.schema``); these statements
+run per write. Column lists are spelt once here so a row tuple, its COPY and its INSERT cannot drift
 apart.
 
 INSERT_EVENTS and INSERT_EVENT_ROW also queue every event they insert for the contract monitor

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from streams.settings import PulseSettings
+from outcome_pulse.streams.settings import PulseSettings
 
 
 @pytest.fixture(scope="session")

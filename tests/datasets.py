@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import PulseSettings
+from outcome_pulse.streams.settings import PulseSettings
 
 BPIC2013 = "bpic2013_volvo_incidents.csv.gz"
 HELPDESK = "helpdesk_tickets.csv.gz"

@@ -3,7 +3,8 @@ must dead-letter it with, and hostile but valid ones, each with the row it must 
 
 Every bad record is a valid event with exactly one defect (or bytes that are no event at all),
 so its reason is known from how it was made, not from asking the decoder. The reason codes are
-written out here, independently of ``streams.events``: a new or renamed code fails the test.
+written out here, independently of ``outcome_pulse.streams.wire.events``: a new or renamed code
+fails the test.
 
 Hostile valid events put SQL, Prometheus-exposition breakers, control characters, non-BMP and
 bidi characters, COPY text-format markers and the like into every text column; they must be
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from processors.lifecycle import ALL_EVENT_TYPES, ItemKind, parse_event_type
+from outcome_pulse.processors.lifecycle import ALL_EVENT_TYPES, ItemKind, parse_event_type
 
 REASONS = frozenset(
     {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.settings import PulseSettings
+from outcome_pulse.streams.settings import PulseSettings
 from tests.e2e.helpdesk import Fingerprints, clean_run
 
 

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import psycopg
 
-from sinks.queries import table_fingerprint
-from streams.adapter import map_file
-from streams.events import EventEnvelope
-from streams.lag import group_lag, wait_caught_up
-from streams.mapping import RecordMapping, load_mapping
-from streams.processes import WorkerProcess
-from streams.replay import ReplayReport, produce, replay_file
-from streams.sandbox import Pipeline, isolated_pipeline
-from streams.settings import PulseSettings
+from outcome_pulse.sinks.queries import table_fingerprint
+from outcome_pulse.streams.cli.processes import WorkerProcess
+from outcome_pulse.streams.drivers.replay import ReplayReport, produce, replay_file
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.file_import.mapping import RecordMapping, load_mapping
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import EventEnvelope
 from tests.datasets import dataset
+from tests.support.lag import group_lag, wait_caught_up
+from tests.support.sandbox import Pipeline, isolated_pipeline
 
 HELPDESK_EVENTS = 21_348
 HELPDESK_TICKETS = 4_580
@@ -139,7 +139,7 @@ def alive(pid: int) -> bool:
         running = " Z " not in Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return running and b"streams.cli" in cmdline and b"worker" in cmdline
+    return running and b"outcome_pulse.streams.cli.main" in cmdline and b"worker" in cmdline
 
 
 def kill_hard(proc: WorkerProcess, timeout: float = 10.0) -> None:

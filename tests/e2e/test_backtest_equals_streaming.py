@@ -16,18 +16,18 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from processors.evaluation import ContractEvaluation
-from sinks.queries import indicator_points, open_item_clocks, period_outcomes
-from streams.adapter import map_file
-from streams.backtest import backtest_events, item_events
-from streams.contracts import load_contract
-from streams.events import EventEnvelope
-from streams.mapping import load_mapping
-from streams.replay import produce
-from streams.sandbox import free_port, isolated_pipeline
-from streams.settings import PulseSettings
+from outcome_pulse.processors.evaluation import ContractEvaluation
+from outcome_pulse.sinks.queries import indicator_points, open_item_clocks, period_outcomes
+from outcome_pulse.streams.contract_files import load_contract
+from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.drivers.replay import produce
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import EventEnvelope
 from tests.datasets import dataset
 from tests.e2e.helpdesk import kill_hard
+from tests.support.sandbox import free_port, isolated_pipeline
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 CASES = {

@@ -29,16 +29,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.adapter import map_file
-from streams.deadletter import decode_dead_letter
-from streams.events import encode_event
-from streams.lag import wait_caught_up
-from streams.mapping import load_mapping
-from streams.processes import running_worker
-from streams.sandbox import Pipeline, isolated_pipeline
-from streams.settings import PulseSettings
+from outcome_pulse.streams.cli.processes import running_worker
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import decode_dead_letter
+from outcome_pulse.streams.wire.events import encode_event
 from tests.datasets import dataset
 from tests.e2e.bad_records import REASONS, BadRecord, Fuzzer, GoodRecord
+from tests.support.lag import wait_caught_up
+from tests.support.sandbox import Pipeline, isolated_pipeline
 
 pytestmark = pytest.mark.e2e
 

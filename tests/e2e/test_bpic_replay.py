@@ -10,12 +10,12 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sinks.queries import source_summary, table_fingerprint
-from streams.lag import wait_caught_up
-from streams.mapping import load_mapping
-from streams.replay import replay_file
-from streams.sandbox import isolated_pipeline
+from outcome_pulse.sinks.queries import source_summary, table_fingerprint
+from outcome_pulse.streams.drivers.replay import replay_file
+from outcome_pulse.streams.file_import.mapping import load_mapping
 from tests.datasets import dataset
+from tests.support.lag import wait_caught_up
+from tests.support.sandbox import isolated_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-from streams.processes import run_stack_script
-from streams.sandbox import isolated_pipeline
-from streams.settings import PulseSettings
+from outcome_pulse.streams.cli.processes import run_stack_script
+from outcome_pulse.streams.settings import PulseSettings
 from tests.e2e.helpdesk import (
     HELPDESK_EVENTS,
     Fingerprints,
@@ -30,6 +29,7 @@ from tests.e2e.helpdesk import (
     wait_until_stored,
     watch,
 )
+from tests.support.sandbox import isolated_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from processors.lifecycle import ItemKind, Lifecycle
-from sinks.queries import source_summary
-from streams.deadletter import decode_dead_letter
-from streams.events import build_envelope, encode_event
-from streams.sandbox import isolated_pipeline
+from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.sinks.queries import source_summary
+from outcome_pulse.streams.wire.deadletter import decode_dead_letter
+from outcome_pulse.streams.wire.events import build_envelope, encode_event
+from tests.support.sandbox import isolated_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.sandbox import Pipeline, free_port, isolated_pipeline
-from streams.settings import PulseSettings
+from outcome_pulse.streams.settings import PulseSettings
 from tests.e2e.helpdesk import (
     HELPDESK_EVENTS,
     Fingerprints,
@@ -25,6 +24,7 @@ from tests.e2e.helpdesk import (
     finish,
     replay,
 )
+from tests.support.sandbox import Pipeline, free_port, isolated_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from sinks.metrics import PipelineMetrics
+from outcome_pulse.sinks.metrics import PipelineMetrics
 
 pytestmark = pytest.mark.integration
 

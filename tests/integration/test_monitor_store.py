@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from processors.errors import SinkError
-from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
-from processors.measurements import (
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.processors.measurements import (
     SERVICE_WIDE,
     Delta,
     IndicatorPoint,
@@ -25,11 +25,16 @@ from processors.measurements import (
     PeriodOutcome,
     diff,
 )
-from sinks.monitor_store import MonitorStore
-from sinks.postgres import FlushStats, PostgresSink
-from sinks.queries import inbox_size, indicator_points, open_item_clocks, period_outcomes
-from sinks.schema import migrate
-from streams.events import EventEnvelope, build_envelope
+from outcome_pulse.sinks.event_sink import FlushStats, PostgresSink
+from outcome_pulse.sinks.monitor_store import MonitorStore
+from outcome_pulse.sinks.queries import (
+    inbox_size,
+    indicator_points,
+    open_item_clocks,
+    period_outcomes,
+)
+from outcome_pulse.sinks.schema import migrate
+from outcome_pulse.streams.wire.events import EventEnvelope, build_envelope
 from tests.integration.pgdb import empty_tables, temporary_database
 
 pytestmark = pytest.mark.integration

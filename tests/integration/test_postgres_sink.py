@@ -15,15 +15,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from processors.errors import SinkError
-from processors.item_state import ItemState, apply_event, state_row
-from processors.lifecycle import ItemKind, Lifecycle
-from sinks.partitions import partition_name
-from sinks.postgres import FlushStats, PostgresSink, counts
-from sinks.queries import table_fingerprint
-from sinks.row_by_row import RowByRowSink
-from sinks.schema import migrate
-from streams.events import EventEnvelope, build_envelope
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.item_state import ItemState, apply_event, state_row
+from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.sinks.event_sink import FlushStats, PostgresSink, counts
+from outcome_pulse.sinks.partitions import partition_name
+from outcome_pulse.sinks.queries import table_fingerprint
+from outcome_pulse.sinks.row_by_row import RowByRowSink
+from outcome_pulse.sinks.schema import migrate
+from outcome_pulse.streams.wire.events import EventEnvelope, build_envelope
 from tests.integration.pgdb import DisposableCluster, empty_tables, temporary_database
 
 pytestmark = pytest.mark.integration
@@ -315,7 +315,7 @@ def test_a_value_postgres_rejects_fails_the_batch_at_once(
             after = await sink.write(good, rows_of(fold(good)))  # the same sink carries on
             return failure.value, after
 
-    with caplog.at_level(logging.WARNING, logger="sinks.postgres"):
+    with caplog.at_level(logging.WARNING, logger="outcome_pulse.sinks.event_sink"):
         error, after = asyncio.run(run())
     message = str(error)
     assert "22021" in message and "ev-nul" in message and "copying" in message
@@ -404,7 +404,7 @@ def test_a_write_while_the_server_is_down_waits_for_it(
             finally:
                 restarter.join()
 
-    with caplog.at_level(logging.WARNING, logger="sinks.postgres"):
+    with caplog.at_level(logging.WARNING, logger="outcome_pulse.sinks.event_sink"):
         stats = asyncio.run(run())
 
     assert stats.attempts > 1
@@ -412,7 +412,7 @@ def test_a_write_while_the_server_is_down_waits_for_it(
     assert (stats.events_written, stats.states_written) == (90, 30)
     assert stats.seconds >= 2.5
     assert counts(cluster.dsn) == {"pulse_events": 110, "pulse_item_states": 30}
-    retries = [r for r in caplog.records if r.name == "sinks.postgres"]
+    retries = [r for r in caplog.records if r.name == "outcome_pulse.sinks.event_sink"]
     assert len(retries) == stats.attempts - 1
     assert "attempt 1 failed" in retries[0].getMessage()
 

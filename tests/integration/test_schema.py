@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-import sinks.schema
-from processors.errors import ConfigError
-from sinks.schema import MIGRATIONS, SCHEMA_VERSION, SchemaReport, migrate
+import outcome_pulse.sinks.schema
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.sinks.schema import MIGRATIONS, SCHEMA_VERSION, SchemaReport, migrate
 from tests.integration.pgdb import temporary_database
 
 pytestmark = pytest.mark.integration
@@ -201,7 +201,7 @@ def test_a_version_1_database_migrates_to_the_latest_version(
 ) -> None:
     with temporary_database(pg_dsn) as fresh:
         with monkeypatch.context() as patch:
-            patch.setattr(sinks.schema, "MIGRATIONS", MIGRATIONS[:1])
+            patch.setattr(outcome_pulse.sinks.schema, "MIGRATIONS", MIGRATIONS[:1])
             migrate(fresh)
         assert _rows(fresh, "SELECT to_regclass('pulse_period_outcomes')") == [(None,)]
         with psycopg.connect(fresh, autocommit=True) as conn:

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from processors.errors import ConfigError
-from streams.deadletter import decode_dead_letter
-from streams.events import EventDecoder
-from streams.mapping import load_mapping
-from streams.replay import replay_file
-from streams.settings import PulseSettings
-from streams.topics import ensure_topics
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.streams.drivers.replay import replay_file
+from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.kafka.topics import ensure_topics
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import decode_dead_letter
+from outcome_pulse.streams.wire.events import EventDecoder
 from tests.datasets import dataset
 
 pytestmark = pytest.mark.integration

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.errors import ConfigError
-from processors.lifecycle import Lifecycle
-from streams.adapter import MappedFile, map_file
-from streams.events import EventDecoder, encode_event
-from streams.mapping import RecordMapping, load_mapping, mapping_from_dict
-from streams.record_events import EVENT_NAMESPACE, event_id
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.lifecycle import Lifecycle
+from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
+from outcome_pulse.streams.file_import.mapping import RecordMapping, load_mapping, mapping_from_dict
+from outcome_pulse.streams.file_import.record_events import EVENT_NAMESPACE, event_id
+from outcome_pulse.streams.wire.events import EventDecoder, encode_event
 from tests.datasets import BPIC2013, HELPDESK, SCMS, dataset
 
 HEADER = ["id", "when", "status", "prio", "who", "team"]

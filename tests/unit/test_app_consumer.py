@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from faust.types import TP
 
-from sinks.metrics import PipelineMetrics
-from streams.app import _NoGapConsumer, create_app
-from streams.settings import PulseSettings
+from outcome_pulse.sinks.metrics import PipelineMetrics
+from outcome_pulse.streams.kafka.app import _NoGapConsumer, create_app
+from outcome_pulse.streams.settings import PulseSettings
 
 TP0 = TP("pulse.events", 0)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.calendar import (
+from outcome_pulse.processors.calendar import (
     ZERO,
     BusinessCalendar,
     WorkingInterval,

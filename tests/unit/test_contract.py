@@ -12,14 +12,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from processors.contract import Contract, TimeToTargetKpi, parse_contract
-from processors.contract_text import explain
-from processors.errors import ConfigError
-from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
-from processors.openslo import to_openslo
-from processors.sla_clock import ClockAction
-from streams.contract_cli import contract_app
-from streams.contracts import load_contract
+from outcome_pulse.processors.contract import Contract, TimeToTargetKpi, parse_contract
+from outcome_pulse.processors.contract_text import explain
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.processors.openslo import to_openslo
+from outcome_pulse.processors.sla_clock import ClockAction
+from outcome_pulse.streams.cli.contract import contract_app
+from outcome_pulse.streams.contract_files import load_contract
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 EXAMPLES = sorted(CONTRACTS.glob("*.yaml"))
@@ -141,7 +141,7 @@ def test_examples_load_and_explain_every_kpi(path: Path) -> None:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_examples_name_the_sources_of_the_builtin_mappings(path: Path) -> None:
-    from streams.mapping import builtin_mappings, load_mapping
+    from outcome_pulse.streams.file_import.mapping import builtin_mappings, load_mapping
 
     sources = {load_mapping(name).source for name in builtin_mappings()}
     for service in load_contract(path).services.values():

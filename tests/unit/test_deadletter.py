@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from streams.deadletter import MAX_ENCODED_BYTES, DeadLetter, decode_dead_letter
+from outcome_pulse.streams.wire.deadletter import MAX_ENCODED_BYTES, DeadLetter, decode_dead_letter
 
 AT = datetime(2026, 11, 21, tzinfo=UTC)
 ORIGIN = {"topic": "events", "partition": 0, "offset": 7}

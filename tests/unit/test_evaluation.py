@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.contract import Contract, parse_contract
-from processors.evaluation import ContractEvaluation
-from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
-from streams.backtest import backtest_events, item_events
-from streams.contracts import load_contract
+from outcome_pulse.processors.contract import Contract, parse_contract
+from outcome_pulse.processors.evaluation import ContractEvaluation
+from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.streams.contract_files import load_contract
+from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
 from tests.datasets import dataset
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
@@ -257,8 +257,8 @@ def test_duplicate_step_changes_nothing() -> None:
     [("helpdesk", "helpdesk_tickets.yaml"), ("scms", "scms_orders.yaml")],
 )
 def test_real_log_shuffled_within_lateness_with_duplicates(name: str, contract_file: str) -> None:
-    from streams.adapter import map_file
-    from streams.mapping import load_mapping
+    from outcome_pulse.streams.file_import.mapped_file import map_file
+    from outcome_pulse.streams.file_import.mapping import load_mapping
 
     contract = load_contract(CONTRACTS / contract_file)
     events = item_events(map_file(dataset(name), load_mapping(name)).events)

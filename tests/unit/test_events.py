@@ -7,9 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from processors.errors import InvalidRecord
-from processors.lifecycle import ALL_EVENT_TYPES, ItemKind, Lifecycle, parse_event_type
-from streams.events import EventDecoder, build_envelope, encode_event
+from outcome_pulse.processors.errors import InvalidRecord
+from outcome_pulse.processors.lifecycle import (
+    ALL_EVENT_TYPES,
+    ItemKind,
+    Lifecycle,
+    parse_event_type,
+)
+from outcome_pulse.streams.wire.events import EventDecoder, build_envelope, encode_event
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 decoder = EventDecoder(lambda: NOW, max_bytes=4096)

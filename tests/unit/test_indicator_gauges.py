@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
-from processors.measurements import SERVICE_WIDE, IndicatorPoint, PeriodOutcome
-from sinks.metrics import IndicatorGauges
+from outcome_pulse.processors.measurements import SERVICE_WIDE, IndicatorPoint, PeriodOutcome
+from outcome_pulse.sinks.metrics import IndicatorGauges
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -11,11 +11,11 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from processors.lifecycle import ItemKind, Lifecycle
-from sinks.metrics import PipelineMetrics
-from streams.deadletter import DeadLetter
-from streams.events import EventDecoder, build_envelope, encode_event
-from streams.ingest import BatchHandler, Record
+from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.sinks.metrics import PipelineMetrics
+from outcome_pulse.streams.kafka.ingest import BatchHandler, Record
+from outcome_pulse.streams.wire.deadletter import DeadLetter
+from outcome_pulse.streams.wire.events import EventDecoder, build_envelope, encode_event
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -119,7 +119,7 @@ class PickySink(MemorySink):
     """Refuses any batch holding event 'e2', as a database refuses a value it cannot store."""
 
     async def write(self, events: Any, states: Any) -> None:
-        from processors.errors import SinkError
+        from outcome_pulse.processors.errors import SinkError
 
         if any(e.id == "e2" for e in events):
             raise SinkError("value rejected by PostgreSQL (22021)")

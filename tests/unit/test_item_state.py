@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.item_state import (
+from outcome_pulse.processors.item_state import (
     apply_event,
     state_from_dict,
     state_row,
     state_to_dict,
 )
-from processors.lifecycle import WORK_ITEM_LIFECYCLE, ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.processors.lifecycle import WORK_ITEM_LIFECYCLE, ItemEvent, ItemKind, Lifecycle
 
 T0 = datetime(2012, 3, 1, 9, 0, tzinfo=UTC)
 

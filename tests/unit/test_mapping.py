@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from processors.errors import ConfigError
-from processors.lifecycle import ItemKind, Lifecycle
-from streams.mapping import (
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.streams.file_import.mapping import (
     LongRecordMapping,
     WideRecordMapping,
     builtin_mappings,

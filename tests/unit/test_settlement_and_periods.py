@@ -7,9 +7,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from processors.contract import Contract, parse_contract
-from processors.periods import calendar_period, local_midnight, periods_covering, sample_grid
-from processors.settlement import PeriodMeasure, settle
+from outcome_pulse.processors.contract import Contract, parse_contract
+from outcome_pulse.processors.periods import (
+    calendar_period,
+    local_midnight,
+    periods_covering,
+    sample_grid,
+)
+from outcome_pulse.processors.settlement import PeriodMeasure, settle
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 

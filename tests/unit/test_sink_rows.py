@@ -8,12 +8,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from processors.errors import SinkError
-from processors.item_state import apply_event, state_row
-from processors.lifecycle import ItemKind, Lifecycle
-from sinks.partitions import following_month, partition_name
-from sinks.pgerrors import is_transient
-from sinks.rows import (
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.item_state import apply_event, state_row
+from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.sinks.partitions import following_month, partition_name
+from outcome_pulse.sinks.pgerrors import is_transient
+from outcome_pulse.sinks.rows import (
     event_row,
     latest_states,
     month_of,
@@ -22,8 +22,8 @@ from sinks.rows import (
     state_tuple,
     unique_events,
 )
-from sinks.statements import EVENT_COLUMNS, EVENT_TYPES, STATE_COLUMNS, STATE_TYPES
-from streams.events import EventEnvelope, build_envelope
+from outcome_pulse.sinks.statements import EVENT_COLUMNS, EVENT_TYPES, STATE_COLUMNS, STATE_TYPES
+from outcome_pulse.streams.wire.events import EventEnvelope, build_envelope
 
 T0 = datetime(2012, 5, 31, 22, tzinfo=UTC)
 

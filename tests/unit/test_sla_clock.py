@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.calendar import ALWAYS, ZERO, BusinessCalendar, weekday_keys
-from processors.sla_clock import (
+from outcome_pulse.processors.calendar import ALWAYS, ZERO, BusinessCalendar, weekday_keys
+from outcome_pulse.processors.sla_clock import (
     ClockAction,
     ClockOutcome,
     ClockPolicy,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.sources import (
+from outcome_pulse.streams.file_import.sources import (
     CsvDialect,
     SourceRecord,
     read_csv,

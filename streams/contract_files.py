@@ -1,4 +1,4 @@
-"""Reading contract files: the file and YAML side of ``processors.contract``.
+"""Reading contract files: the file and YAML side of ``outcome_pulse.processors.contract``.
 
 ``load_contract(path)`` reads a YAML file and validates it; every problem raises ``ConfigError``
 naming the file, the field path (``objectives[0].outcomes[1].kpis[0].targets.P2``) and what was
@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from processors.contract import Contract, parse_contract
-from processors.errors import ConfigError
-from streams.mapping import yaml_where
+from outcome_pulse.processors.contract import Contract, parse_contract
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.streams.file_import.mapping import yaml_where
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -13,14 +13,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from processors.contract import Contract
-from processors.errors import ConfigError
-from processors.measurements import PeriodOutcome
-from processors.periods import period_label
-from processors.quantities import format_share
-from streams.backtest import BacktestResult, OutputFormat, backtest_file, write_outputs
-from streams.contract_cli import load_or_exit
-from streams.mapping import load_mapping
+from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.measurements import PeriodOutcome
+from outcome_pulse.processors.periods import period_label
+from outcome_pulse.processors.quantities import format_share
+from outcome_pulse.streams.cli.contract import load_or_exit
+from outcome_pulse.streams.drivers.backtest import (
+    BacktestResult,
+    OutputFormat,
+    backtest_file,
+    write_outputs,
+)
+from outcome_pulse.streams.file_import.mapping import load_mapping
 
 _out = Console()
 _err = Console(stderr=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from processors.errors import BrokerError, ConfigError
-from streams.settings import PulseSettings
+from outcome_pulse.processors.errors import BrokerError, ConfigError
+from outcome_pulse.streams.settings import PulseSettings
 
 ITEM_TABLE = "item-states"
 

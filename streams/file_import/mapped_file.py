@@ -2,8 +2,8 @@
 
 This is what ``pulse replay FILE --mapping M`` runs before it produces anything to Kafka: it
 reads the whole file (streaming, one record at a time), turns each record into events with
-``streams.record_events``, and returns every event sorted by event time together with every
-record it could not use. Nothing is dropped silently; the accounting is exact:
+``outcome_pulse.streams.file_import.record_events``, and returns every event sorted by event time
+together with every record it could not use. Nothing is dropped silently; the accounting is exact:
 
 * long layout: ``records_read == len(events) + len(dead_letters)``;
 * wide layout: ``records_read == rows_with_events + len(dead_letters)``.
@@ -25,12 +25,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from processors.errors import ConfigError, InvalidRecord
-from processors.lifecycle import Lifecycle, event_type
-from streams.events import EventEnvelope
-from streams.mapping import LongRecordMapping, RecordMapping
-from streams.record_events import RejectReason, record_events_for
-from streams.sources import SourceRecord, read_csv, read_csv_header, read_jsonl, record_format
+from outcome_pulse.processors.errors import ConfigError, InvalidRecord
+from outcome_pulse.processors.lifecycle import Lifecycle, event_type
+from outcome_pulse.streams.file_import.mapping import LongRecordMapping, RecordMapping
+from outcome_pulse.streams.file_import.record_events import RejectReason, record_events_for
+from outcome_pulse.streams.file_import.sources import (
+    SourceRecord,
+    read_csv,
+    read_csv_header,
+    read_jsonl,
+    record_format,
+)
+from outcome_pulse.streams.wire.events import EventEnvelope
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of records read so far (every ``progress_every`` and at the end)."""

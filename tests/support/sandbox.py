@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from sinks.schema import migrate
-from streams.processes import WorkerProcess, start_worker, stop_worker
-from streams.settings import PulseSettings
-from streams.topics import ensure_topics
+from outcome_pulse.sinks.schema import migrate
+from outcome_pulse.streams.cli.processes import WorkerProcess, start_worker, stop_worker
+from outcome_pulse.streams.kafka.topics import ensure_topics
+from outcome_pulse.streams.settings import PulseSettings
 
 
 def free_port() -> int:

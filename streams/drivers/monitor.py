@@ -29,10 +29,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from processors.contract import Contract
-from processors.evaluation import ContractEvaluation
-from sinks.metrics import IndicatorGauges
-from sinks.monitor_store import MonitorStore, MonitorTick
+from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.evaluation import ContractEvaluation
+from outcome_pulse.sinks.metrics import IndicatorGauges
+from outcome_pulse.sinks.monitor_store import MonitorStore, MonitorTick
 
 log = logging.getLogger(__name__)
 

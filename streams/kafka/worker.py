@@ -7,15 +7,15 @@ import logging
 
 import faust
 
-from processors.evaluation import INDICATOR_HELP
-from sinks.metrics import IndicatorGauges, PipelineMetrics
-from sinks.postgres import PostgresSink
-from sinks.schema import migrate
-from streams.app import create_app
-from streams.contracts import load_contract
-from streams.monitor import ContractMonitor
-from streams.settings import PulseSettings
-from streams.topics import ensure_topics
+from outcome_pulse.processors.evaluation import INDICATOR_HELP
+from outcome_pulse.sinks.event_sink import PostgresSink
+from outcome_pulse.sinks.metrics import IndicatorGauges, PipelineMetrics
+from outcome_pulse.sinks.schema import migrate
+from outcome_pulse.streams.contract_files import load_contract
+from outcome_pulse.streams.drivers.monitor import ContractMonitor
+from outcome_pulse.streams.kafka.app import create_app
+from outcome_pulse.streams.kafka.topics import ensure_topics
+from outcome_pulse.streams.settings import PulseSettings
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import time
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.settings import PulseSettings
+from outcome_pulse.streams.settings import PulseSettings
 
 
 async def group_lag(settings: PulseSettings) -> int:

@@ -12,7 +12,7 @@ events. Two layouts cover the exports we meet:
   "delivered" dates). Each filled-in ``milestones`` cell is one event; cells holding a declared
   placeholder (``missing``) are absent, not errors.
 
-Built-in mappings for the three reference logs live in ``streams/mappings/<name>.yaml``.
+Built-in mappings for the three reference logs live in ``streams/file_import/mappings/<name>.yaml``.
 ``load_mapping`` reads either; every problem raises ``ConfigError`` naming the file, the field
 path and what was expected.
 """
@@ -20,6 +20,8 @@ path and what was expected.
 from __future__ import annotations
 
 import codecs
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,15 +37,21 @@ from pydantic import (
     model_validator,
 )
 
-from processors.errors import ConfigError
-from processors.lifecycle import LIFECYCLE_BY_KIND, ItemKind, Lifecycle
-from processors.validation_messages import describe_errors, field_path
-from streams.sources import CsvDialect
-from streams.timestamps import carries_offset, check_format, check_timezone
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.lifecycle import LIFECYCLE_BY_KIND, ItemKind, Lifecycle
+from outcome_pulse.processors.validation_messages import describe_errors, field_path
+from outcome_pulse.streams.file_import.sources import CsvDialect
+from outcome_pulse.streams.file_import.timestamps import (
+    carries_offset,
+    check_format,
+    check_timezone,
+)
 
-MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+# The built-in mappings are package data, read through importlib.resources (also from a wheel).
+MAPPINGS_DIR: Traversable = resources.files("outcome_pulse.streams.file_import") / "mappings"
 
-# Event sequence numbers are ``line * MAX_MILESTONES + milestone index`` (see streams.adapter).
+# Event sequence numbers are ``line * MAX_MILESTONES + milestone index`` (see
+# outcome_pulse.streams.file_import.mapped_file).
 MAX_MILESTONES = 16
 
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -297,8 +305,10 @@ _LAYOUTS: dict[str, type[RecordMapping]] = {
 
 
 def builtin_mappings() -> list[str]:
-    """Names of the mappings shipped in ``streams/mappings``."""
-    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))
+    """Names of the mappings shipped in ``streams/file_import/mappings``."""
+    return sorted(
+        p.name.removesuffix(".yaml") for p in MAPPINGS_DIR.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def load_mapping(name_or_path: str | Path) -> RecordMapping:
@@ -345,7 +355,7 @@ def yaml_where(exc: yaml.YAMLError) -> str:
     return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
-def _resolve(name_or_path: str | Path) -> Path:
+def _resolve(name_or_path: str | Path) -> Path | Traversable:
     path = Path(name_or_path)
     if path.is_file():
         return path

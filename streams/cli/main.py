@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,13 +18,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from processors.errors import PulseError
-from streams.backtest_cli import backtest
-from streams.contract_cli import contract_app
-from streams.settings import PulseSettings
+from outcome_pulse.processors.errors import PulseError
+from outcome_pulse.streams.cli.backtest import backtest
+from outcome_pulse.streams.cli.contract import contract_app
+from outcome_pulse.streams.settings import PulseSettings
 
 if TYPE_CHECKING:
-    from streams.replay import ReplayReport
+    from outcome_pulse.streams.drivers.replay import ReplayReport
 
 app = typer.Typer(
     help="Outcome Pulse: monitor outcome-based service contracts.", no_args_is_help=True
@@ -49,7 +50,8 @@ DEMO_FILES = {
     "helpdesk": "helpdesk_tickets.csv.gz",
     "scms": "scms_shipments.csv.gz",
 }
-REPO_CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+# The example contracts are package data (``contracts/`` in the repository).
+EXAMPLE_CONTRACTS = resources.files("outcome_pulse.contracts")
 DEMO_CONTRACTS = {
     "bpic2013": "bpic2013_incidents.yaml",
     "helpdesk": "helpdesk_tickets.yaml",
@@ -65,7 +67,7 @@ def _settings() -> PulseSettings:
 
 
 def _stack(action: str, service: str) -> None:
-    from streams.processes import run_stack_script, stop_worker
+    from outcome_pulse.streams.cli.processes import run_stack_script, stop_worker
 
     settings = _settings()
     if action in ("down", "reset") and service == "all" and stop_worker(settings):
@@ -111,7 +113,7 @@ def stack_reset() -> None:
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the events, dead-letter and changelog topics (idempotent)."""
-    from streams.topics import ensure_topics
+    from outcome_pulse.streams.kafka.topics import ensure_topics
 
     settings = _settings()
     created = asyncio.run(ensure_topics(settings))
@@ -123,7 +125,7 @@ def topics_create() -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Create or update the schema (hypertables with TimescaleDB, partitions otherwise)."""
-    from sinks.schema import migrate
+    from outcome_pulse.sinks.schema import migrate
 
     report = migrate(_settings().dsn)
     flavour = "TimescaleDB" if report.timescaledb else "plain PostgreSQL"
@@ -145,7 +147,7 @@ def worker(
 ) -> None:
     """Run a faust worker: validate events, keep item states, write them to the database, and
     evaluate the monitored contracts."""
-    from streams.worker import run_worker
+    from outcome_pulse.streams.kafka.worker import run_worker
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = _settings()
@@ -201,9 +203,9 @@ def replay(
 def _replay(
     settings: PulseSettings, file: Path, mapping_name: str, speed: float | None, limit: int | None
 ) -> ReplayReport:
-    from streams.mapping import load_mapping
-    from streams.replay import replay_file
-    from streams.topics import ensure_topics
+    from outcome_pulse.streams.drivers.replay import replay_file
+    from outcome_pulse.streams.file_import.mapping import load_mapping
+    from outcome_pulse.streams.kafka.topics import ensure_topics
 
     mapping = load_mapping(mapping_name)
     asyncio.run(ensure_topics(settings))
@@ -256,13 +258,13 @@ def demo(
     ] = 600,
 ) -> None:
     """Bring the stack up, start a worker, replay a real log, and show what arrived."""
-    from sinks.queries import monitor_progress, period_outcomes, source_summary
-    from sinks.schema import migrate
-    from streams.backtest_cli import print_outcomes
-    from streams.contracts import load_contract
-    from streams.mapping import load_mapping
-    from streams.processes import run_stack_script, start_worker, stop_worker
-    from streams.topics import ensure_topics
+    from outcome_pulse.sinks.queries import monitor_progress, period_outcomes, source_summary
+    from outcome_pulse.sinks.schema import migrate
+    from outcome_pulse.streams.cli.backtest import print_outcomes
+    from outcome_pulse.streams.cli.processes import run_stack_script, start_worker, stop_worker
+    from outcome_pulse.streams.contract_files import load_contract
+    from outcome_pulse.streams.file_import.mapping import load_mapping
+    from outcome_pulse.streams.kafka.topics import ensure_topics
 
     settings = _settings()
     if dataset not in DEMO_FILES:
@@ -270,7 +272,7 @@ def demo(
             f"unknown data set {dataset!r}; choose one of {', '.join(DEMO_FILES)}"
         )
     path = settings.data_dir / DEMO_FILES[dataset]
-    contract_path = REPO_CONTRACTS / DEMO_CONTRACTS[dataset]
+    contract_path = Path(str(EXAMPLE_CONTRACTS / DEMO_CONTRACTS[dataset]))
     contract = load_contract(contract_path)
     if not path.exists():
         raise PulseError(
@@ -309,8 +311,8 @@ def _wait_for_monitor(
 ) -> None:
     """Until the contract monitor has committed a round after ``since`` (its first one rebuilds
     from every stored event) and has applied every stored event (its inbox is empty)."""
-    from sinks.queries import monitor_progress
-    from streams.processes import running_worker
+    from outcome_pulse.sinks.queries import monitor_progress
+    from outcome_pulse.streams.cli.processes import running_worker
 
     deadline = time.monotonic() + timeout
     with console.status("the contract monitor is evaluating the stored events"):
@@ -328,8 +330,8 @@ def _wait_for_monitor(
 def _wait_for_rows(
     settings: PulseSettings, source: str, expected: int, timeout: float, worker_pid: int
 ) -> dict[str, int]:
-    from sinks.queries import source_summary
-    from streams.processes import running_worker
+    from outcome_pulse.sinks.queries import source_summary
+    from outcome_pulse.streams.cli.processes import running_worker
 
     deadline = time.monotonic() + timeout
     with _progress() as progress:

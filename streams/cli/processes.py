@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from processors.errors import StackError
-from streams.settings import PulseSettings
+from outcome_pulse.processors.errors import StackError
+from outcome_pulse.streams.settings import REPO_ROOT, PulseSettings
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def _is_our_worker(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"streams.cli" in cmdline and b"worker" in cmdline
+    return b"outcome_pulse.streams.cli.main" in cmdline and b"worker" in cmdline
 
 
 def running_worker(settings: PulseSettings, name: str = "worker") -> int | None:
@@ -61,7 +61,7 @@ def start_worker(
     child_env = {**os.environ, **(env or {})}
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "outcome_pulse.streams.cli.main", "worker"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=child_env,
@@ -105,7 +105,7 @@ def _not_zombie(pid: int) -> bool:
 
 
 def run_stack_script(settings: PulseSettings, *args: str) -> int:
-    script = Path(__file__).resolve().parent.parent / "deploy" / "local" / "stack.sh"
+    script = REPO_ROOT / "deploy" / "local" / "stack.sh"
     if not script.exists():
         raise StackError(f"{script} is missing; is this a complete checkout?")
     return subprocess.call(["bash", str(script), *args], env={**os.environ, **settings.stack_env()})

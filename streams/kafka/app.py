@@ -26,17 +26,17 @@ from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, TransportT
 
-import streams.codecs  # noqa: F401  (registers the item-state codec)
-from processors.errors import SinkError
-from processors.item_state import state_from_dict
-from sinks.metrics import PipelineMetrics
-from streams.codecs import ITEM_STATE_CODEC
-from streams.deadletter import DeadLetter
-from streams.events import EventDecoder
-from streams.ingest import BatchHandler, EventSink, Record
-from streams.monitor import ContractMonitor
-from streams.settings import PulseSettings
-from streams.topics import ITEM_TABLE
+import outcome_pulse.streams.kafka.codecs  # noqa: F401  (registers the item-state codec)
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.item_state import state_from_dict
+from outcome_pulse.sinks.metrics import PipelineMetrics
+from outcome_pulse.streams.drivers.monitor import ContractMonitor
+from outcome_pulse.streams.kafka.codecs import ITEM_STATE_CODEC
+from outcome_pulse.streams.kafka.ingest import BatchHandler, EventSink, Record
+from outcome_pulse.streams.kafka.topics import ITEM_TABLE
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import DeadLetter
+from outcome_pulse.streams.wire.events import EventDecoder
 
 log = logging.getLogger(__name__)
 

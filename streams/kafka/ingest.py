@@ -1,10 +1,11 @@
 """One batch of Kafka records in, one database flush out.
 
-For each record: decode and validate it (``streams.events``); an invalid one becomes a dead
-letter with its reason and topic/partition/offset; a valid one is folded into its item's state
-(``processors.item_state``, idempotent, so a redelivered record changes nothing). Then the whole
-batch is written to the database in one flush. The caller (the faust agent) acknowledges the
-records only after ``handle`` returns, so offsets are never committed past unwritten rows.
+For each record: decode and validate it (``outcome_pulse.streams.wire.events``); an invalid one
+becomes a dead letter with its reason and topic/partition/offset; a valid one is folded into its
+item's state (``outcome_pulse.processors.item_state``, idempotent, so a redelivered record changes
+nothing). Then the whole batch is written to the database in one flush. The caller (the faust agent)
+acknowledges the records only after ``handle`` returns, so offsets are never committed past
+unwritten rows.
 
 This module does not import faust: the table is any ``MutableMapping`` and the dead-letter
 producer any async callable, so the logic is unit-tested without a broker.
@@ -22,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from processors.errors import InvalidRecord, SinkError
-from processors.item_state import ItemState, apply_event, state_row
-from sinks.metrics import PipelineMetrics
-from streams.deadletter import DeadLetter
-from streams.events import EventDecoder, EventEnvelope
+from outcome_pulse.processors.errors import InvalidRecord, SinkError
+from outcome_pulse.processors.item_state import ItemState, apply_event, state_row
+from outcome_pulse.sinks.metrics import PipelineMetrics
+from outcome_pulse.streams.wire.deadletter import DeadLetter
+from outcome_pulse.streams.wire.events import EventDecoder, EventEnvelope
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """``pulse backtest``: the contract evaluation over a file, with no Kafka and no database.
 
-The embedded driver of ``processors.evaluation``: map the export (bad records are counted and
-kept as dead letters, never dropped silently), feed the events to a ``ContractEvaluation`` in
-the order they would be replayed, and hand back the period outcomes and indicator series. The
-streaming pipeline runs the same evaluation over the same events, so its tables equal these rows.
-Output goes to the terminal (a table per KPI), and to CSV or Parquet files.
+The embedded driver of ``outcome_pulse.processors.evaluation``: map the export (bad records are
+counted and kept as dead letters, never dropped silently), feed the events to a
+``ContractEvaluation`` in the order they would be replayed, and hand back the period outcomes and
+indicator series. The streaming pipeline runs the same evaluation over the same events, so its
+tables equal these rows. Output goes to the terminal (a table per KPI), and to CSV or Parquet files.
 """
 
 from __future__ import annotations
@@ -17,14 +17,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from processors.contract import Contract
-from processors.errors import ConfigError
-from processors.evaluation import ContractEvaluation, Evaluation
-from processors.lifecycle import ItemEvent
-from processors.measurements import IndicatorPoint, LateEvent, OpenClock, PeriodOutcome
-from streams.adapter import MappedFile, map_file
-from streams.events import EventEnvelope
-from streams.mapping import RecordMapping
+from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.evaluation import ContractEvaluation, Evaluation
+from outcome_pulse.processors.lifecycle import ItemEvent
+from outcome_pulse.processors.measurements import (
+    IndicatorPoint,
+    LateEvent,
+    OpenClock,
+    PeriodOutcome,
+)
+from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
+from outcome_pulse.streams.file_import.mapping import RecordMapping
+from outcome_pulse.streams.wire.events import EventEnvelope
 
 OutputFormat = Literal["csv", "parquet"]
 _BATCH = 5000

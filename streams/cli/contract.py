@@ -9,11 +9,11 @@ import typer
 import yaml
 from rich.console import Console
 
-from processors.contract import Contract
-from processors.contract_text import explain
-from processors.errors import ConfigError
-from processors.openslo import to_openslo
-from streams.contracts import load_contract
+from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.contract_text import explain
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.openslo import to_openslo
+from outcome_pulse.streams.contract_files import load_contract
 
 contract_app = typer.Typer(
     help="Outcome contracts: validate them and read back what they promise.",

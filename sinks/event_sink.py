@@ -3,24 +3,24 @@
 One ``write`` is one data transaction on one connection:
 
 1. (plain PostgreSQL) create any missing monthly partitions, in a short transaction of their own
-   (``sinks.partitions`` explains why not inside the data transaction);
+   (``outcome_pulse.sinks.partitions`` explains why not inside the data transaction);
 2. binary COPY of the events and of the item states into TEMP staging tables, created once per
    connection with ``ON COMMIT DELETE ROWS``;
 3. ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` into ``pulse_events`` (queuing each event it
    inserts in ``pulse_monitor_inbox`` for the contract monitor, in the same statement) and the
-   monotonic upsert into ``pulse_item_states`` (``sinks.statements``); then COMMIT.
+   monotonic upsert into ``pulse_item_states`` (``outcome_pulse.sinks.statements``); then COMMIT.
 
 Every write is idempotent (deterministic keys, ``DO NOTHING``, an upsert that never goes
 backwards), which is what makes retrying safe: a connection lost during COMMIT leaves the outcome
 unknown, and writing the batch again is correct whether it landed or not.
 
-Retries (tenacity): transient failures (``sinks.pgerrors.is_transient``: server down, restarting,
-out of connections, deadlock victim) are retried with jittered exponential backoff, capped at
-``max_backoff`` seconds between attempts, on a fresh connection, until ``retry_deadline`` seconds
-have passed since the first attempt (``None``: forever, so a database outage stalls the worker
-instead of losing the batch, and Kafka offsets are not committed past it). Each retry is logged at
-WARNING with its attempt number. Anything else (a value PostgreSQL rejects, a missing table) fails
-at once as ``SinkError``: it would fail identically on every attempt.
+Retries (tenacity): transient failures (``outcome_pulse.sinks.pgerrors.is_transient``: server down,
+restarting, out of connections, deadlock victim) are retried with jittered exponential backoff,
+capped at ``max_backoff`` seconds between attempts, on a fresh connection, until ``retry_deadline``
+seconds have passed since the first attempt (``None``: forever, so a database outage stalls the
+worker instead of losing the batch, and Kafka offsets are not committed past it). Each retry is
+logged at WARNING with its attempt number. Anything else (a value PostgreSQL rejects, a missing
+table) fails at once as ``SinkError``: it would fail identically on every attempt.
 
 The sink owns a single connection and serialises ``write`` calls with a lock: a faust agent
 flushes one batch at a time, and one connection keeps the staging tables and the partition cache
@@ -51,12 +51,12 @@ from tenacity import (
     wait_random,
 )
 
-from processors.errors import SinkError
-from sinks import session
-from sinks import statements as q
-from sinks.partitions import ensure_partitions
-from sinks.pgerrors import is_transient, translate
-from sinks.rows import (
+from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.sinks import session
+from outcome_pulse.sinks import statements as q
+from outcome_pulse.sinks.partitions import ensure_partitions
+from outcome_pulse.sinks.pgerrors import is_transient, translate
+from outcome_pulse.sinks.rows import (
     event_row,
     latest_states,
     months_of,
@@ -66,7 +66,7 @@ from sinks.rows import (
 )
 
 if TYPE_CHECKING:
-    from streams.events import EventEnvelope
+    from outcome_pulse.streams.wire.events import EventEnvelope
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,8 +1,9 @@
 """``pulse replay``: produce a mapped export to Kafka in event-time order.
 
-The file is mapped first (``streams.adapter``; bad records become dead letters with file and
-line), then produced keyed by item id. ``speed`` None means as fast as the broker takes it;
-a number N replays N times faster than the events originally happened (a live demo).
+The file is mapped first (``outcome_pulse.streams.file_import.mapped_file``; bad records become dead
+letters with file and line), then produced keyed by item id. ``speed`` None means as fast as the
+broker takes it; a number N replays N times faster than the events originally happened (a live
+demo).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from processors.errors import BrokerError
-from streams.adapter import MappedFile, map_file
-from streams.deadletter import DeadLetter
-from streams.events import EventEnvelope, encode_event
-from streams.mapping import RecordMapping
-from streams.settings import PulseSettings
+from outcome_pulse.processors.errors import BrokerError
+from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
+from outcome_pulse.streams.file_import.mapping import RecordMapping
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import DeadLetter
+from outcome_pulse.streams.wire.events import EventEnvelope, encode_event
 
 Progress = Callable[[int], None]
 

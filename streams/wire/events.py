@@ -6,10 +6,11 @@
      "data": {"state": "Completed-Resolved", "priority": "Medium", "assignee": "...",
               "attributes": {"product": "PROD582"}}}
 
-``type`` is ``pulse.<kind>.<lifecycle>`` (see ``processors.lifecycle``); ``subject`` is the item id
-and the Kafka key; ``sequence`` (the CloudEvents sequence extension) orders events of one item that
-share a timestamp. ``decode_event`` turns bytes into an envelope or raises ``InvalidRecord`` with a
-stable reason code, which is what the dead-letter topic and the metrics carry.
+``type`` is ``pulse.<kind>.<lifecycle>`` (see ``outcome_pulse.processors.lifecycle``); ``subject``
+is the item id and the Kafka key; ``sequence`` (the CloudEvents sequence extension) orders events of
+one item that share a timestamp. ``decode_event`` turns bytes into an envelope or raises
+``InvalidRecord`` with a stable reason code, which is what the dead-letter topic and the metrics
+carry.
 """
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ from pydantic import (
     model_validator,
 )
 
-from processors.errors import InvalidRecord
-from processors.lifecycle import ItemEvent, ItemKind, Lifecycle, event_type, parse_event_type
+from outcome_pulse.processors.errors import InvalidRecord
+from outcome_pulse.processors.lifecycle import (
+    ItemEvent,
+    ItemKind,
+    Lifecycle,
+    event_type,
+    parse_event_type,
+)
 
 # No NUL characters anywhere: PostgreSQL text cannot store them, so they are rejected here.
 _NO_NUL = r"^[^\x00]*$"

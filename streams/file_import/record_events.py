@@ -1,11 +1,11 @@
 """One source record -> its lifecycle events, or ``InvalidRecord`` with a stable reason code.
 
-This is the per-row half of ingestion; ``streams.adapter`` does the per-file half (reading,
-ordering, the first event of each item). A ``LongRecordEvents`` turns a row of a one-row-per-
-change export into one event; a ``WideRecordEvents`` turns a row with a date per milestone into
-one event per filled-in milestone. Both raise ``InvalidRecord(reason, detail)`` for a row that
-cannot become events; the reason is one of ``RejectReason`` (a metric label, so the set is small
-and fixed) and the detail names the column and value at fault.
+This is the per-row half of ingestion; ``outcome_pulse.streams.file_import.mapped_file`` does the
+per-file half (reading, ordering, the first event of each item). A ``LongRecordEvents`` turns a row
+of a one-row-per- change export into one event; a ``WideRecordEvents`` turns a row with a date per
+milestone into one event per filled-in milestone. Both raise ``InvalidRecord(reason, detail)`` for a
+row that cannot become events; the reason is one of ``RejectReason`` (a metric label, so the set is
+small and fixed) and the detail names the column and value at fault.
 
 Event ids are ``uuid5(EVENT_NAMESPACE, "<source>:<line>:<k>")`` and sequences
 ``line * MAX_MILESTONES + k`` (k: the milestone index, 0 in the long layout), so replaying a
@@ -23,10 +23,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from processors.errors import InvalidRecord
-from processors.lifecycle import ItemKind, Lifecycle
-from streams.events import EARLIEST_EVENT_TIME, EventEnvelope, build_envelope
-from streams.mapping import (
+from outcome_pulse.processors.errors import InvalidRecord
+from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.streams.file_import.mapping import (
     MAX_MILESTONES,
     DueColumn,
     LongRecordMapping,
@@ -34,7 +33,8 @@ from streams.mapping import (
     TimeColumn,
     WideRecordMapping,
 )
-from streams.timestamps import TimestampParser
+from outcome_pulse.streams.file_import.timestamps import TimestampParser
+from outcome_pulse.streams.wire.events import EARLIEST_EVENT_TIME, EventEnvelope, build_envelope
 
 # uuid5(NAMESPACE_URL, "urn:outcome-pulse:replay"); fixed forever, or replays change their ids.
 EVENT_NAMESPACE = uuid.UUID("2f89bff3-83a5-591d-83ed-769d13f83316")

@@ -8,7 +8,7 @@ from typing import Any
 
 from faust.serializers import codecs
 
-from processors.item_state import ItemState, state_from_dict, state_to_dict
+from outcome_pulse.processors.item_state import ItemState, state_from_dict, state_to_dict
 
 ITEM_STATE_CODEC = "pulse_item_state"
 

@@ -1,0 +1,1 @@
+"""The example contracts, shipped as package data (``outcome_pulse.contracts``)."""

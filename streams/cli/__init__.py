@@ -1,0 +1,1 @@
+"""The ``pulse`` command line: the main app, ``pulse backtest``, ``pulse contract``, processes."""

@@ -1,0 +1,1 @@
+"""Drivers of the contract evaluation: replay to Kafka, backtest over a file, the monitor."""

@@ -1,0 +1,1 @@
+"""What travels on the wire: the CloudEvents envelope of an event, and dead letters."""
