@@ -138,8 +138,12 @@ class _Model(BaseModel):
 
 
 class Client(_Model):
+    """Who the contract is for. ``id`` keys tenancy (database role, Grafana folder and team);
+    contracts of one client share it. Without one, the contract is its own client."""
+
     name: Text
     time_zone: TimeZoneName
+    id: Identifier | None = None
 
 
 class CalendarSpec(_Model):
@@ -681,6 +685,11 @@ class Contract(_Model):
     monitoring: Monitoring = Field(default_factory=Monitoring)
 
     # -- navigation -----------------------------------------------------------------------------
+
+    @property
+    def client_id(self) -> str:
+        """The client's id: ``client.id``, or the contract id when the file names none."""
+        return self.client.id or self.contract
 
     def placed_kpis(self) -> list[PlacedKpi]:
         return [

@@ -16,6 +16,6 @@ fi
 # Static tools (mypy, import-linter) cannot see through the editable install's import hook; they
 # read the packages under their installed names through this tree of links instead.
 mkdir -p .venv/typecheck/outcome_pulse
-for folder in processors streams sinks contracts; do
+for folder in processors streams sinks contracts dashboards; do
   ln -sfn "../../../$folder" ".venv/typecheck/outcome_pulse/$folder"
 done

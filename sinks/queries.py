@@ -99,3 +99,15 @@ def _monitor_rows(dsn: str, query: str, contract: str, doing: str) -> list[tuple
             return conn.execute(query, [contract]).fetchall()
     except psycopg.Error as exc:
         raise translate(exc, doing) from exc
+
+
+def schema_uses_timescaledb(dsn: str) -> bool:
+    """Whether the database's schema was built with TimescaleDB (pulse_schema_version)."""
+    try:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT bool_or(timescaledb) FROM pulse_schema_version").fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc, "reading pulse_schema_version") from exc
+    if row is None or row[0] is None:
+        raise SinkError("the database has no schema yet: run `pulse db migrate`")
+    return bool(row[0])
