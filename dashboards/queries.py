@@ -61,6 +61,8 @@ SELECT c.client,
        l.status
 FROM latest l
 JOIN pulse_contracts c ON c.contract = l.contract
+LEFT JOIN pulse_period_forecasts f
+       ON f.contract = l.contract AND f.kpi = l.kpi AND f.period_start = l.period_start
 ORDER BY margin ASC NULLS LAST, c.client, l.contract, l.kpi
 """
 

@@ -45,6 +45,7 @@ from outcome_pulse.processors.measurements import (
 )
 from outcome_pulse.sinks import monitor_statements as m
 from outcome_pulse.sinks import session
+from outcome_pulse.sinks.contract_registry import REGISTER_CONTRACT, ContractRow
 from outcome_pulse.sinks.pgerrors import is_transient, translate
 
 R = TypeVar("R")
@@ -261,6 +262,11 @@ class MonitorTick:
                         for e in late
                     ],
                 )
+
+    async def register_contracts(self, rows: Sequence[ContractRow]) -> None:
+        """Record each contract's client in pulse_contracts (row-level security keys on it)."""
+        with self.doing(f"registering {len(rows)} contract(s) in pulse_contracts"):
+            await self._cursor().executemany(REGISTER_CONTRACT, rows)
 
     async def replace_open_clocks(self, contract: str, clocks: Sequence[OpenClock]) -> None:
         """Make the contract's open item clocks exactly these (a few hundred rows at most)."""

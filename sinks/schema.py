@@ -95,6 +95,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         plain=("v4_forecasts_alerts.sql",),
         timescale=("v4_forecasts_alerts.sql",),
     ),
+    Migration(
+        5,
+        "tenant isolation: pulse_tenants, group roles pulse_client and pulse_provider, "
+        "row-level security by client on every table keyed by contract",
+        plain=("v5_tenants.sql",),
+        timescale=("v5_tenants.sql",),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.evaluation import ContractEvaluation
+from outcome_pulse.sinks.contract_registry import contract_rows
 from outcome_pulse.sinks.metrics import IndicatorGauges
 from outcome_pulse.sinks.monitor_store import MonitorStore, MonitorTick
 
@@ -98,6 +99,7 @@ class ContractMonitor:
         # inbox row read here has its event among the stored events read next.
         inbox = await tick.inbox(self.inbox_limit)
         stored = await tick.all_events(self.sources) if self.contracts else []
+        await tick.register_contracts(contract_rows(self.contracts))
         points = outcomes = 0
         for evaluation in evaluations.values():
             result = await asyncio.to_thread(evaluation.rebuild, stored)

@@ -27,6 +27,7 @@ TABLES = (
     "pulse_period_outcomes",
     "pulse_late_events",
     "pulse_open_item_clocks",
+    "pulse_tenants",
 )
 ROLLUPS = ("pulse_indicator_hourly", "pulse_indicator_daily")
 VERSIONS = [(v,) for v in range(1, SCHEMA_VERSION + 1)]
@@ -80,11 +81,12 @@ def _catalog(dsn: str) -> list[tuple[Any, ...]]:
 
 
 def test_first_migration_creates_the_schema(dsn: str, first_report: SchemaReport) -> None:
-    assert first_report.version == SCHEMA_VERSION == 4
+    assert first_report.version == SCHEMA_VERSION == 5
     assert first_report.timescaledb is _timescaledb_available(dsn)
     assert any("applied version 1" in action for action in first_report.actions)
     assert any("applied version 2" in action for action in first_report.actions)
     assert any("applied version 4" in action for action in first_report.actions)
+    assert any("applied version 5" in action for action in first_report.actions)
     present = {name for (name,) in _rows(dsn, "SELECT tablename FROM pg_tables")}
     present |= {name for (name,) in _rows(dsn, "SELECT relname FROM pg_class WHERE relkind = 'p'")}
     assert set(TABLES) <= present
