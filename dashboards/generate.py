@@ -41,6 +41,12 @@ def to_json(board: dash_b.Dashboard) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
     for number, panel in enumerate(data.get("panels", []), start=1):
         panel["id"] = number  # unique within the dashboard, stable across builds
+    for variable in data.get("templating", {}).get("list", []):
+        if variable.get("type") != "interval":
+            # The SDK writes an interval variable's auto-step keys on every variable; Grafana's
+            # VariableModel type (and Grafana) know them only on interval variables.
+            for key in ("auto", "auto_count", "auto_min"):
+                variable.pop(key, None)
     return data
 
 

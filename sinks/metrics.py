@@ -111,6 +111,12 @@ class IndicatorGauges:
             "allowed lateness, applied as corrections (counted once per contract they touched).",
             registry=registry,
         )
+        self.round_seconds = Histogram(
+            "pulse_monitor_round_seconds",
+            "Duration of one contract monitor round (read the inbox, evaluate, write).",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
 
     def update(
         self,

@@ -30,6 +30,8 @@ missing_debian_packages() {
   done
   command -v java >/dev/null 2>&1 || printf '%s\n' openjdk-17-jre-headless
   command -v mvn >/dev/null 2>&1 || printf '%s\n' maven
+  # npm installs Grafana's TypeScript types for the dashboard check (scripts/grafana_types.sh)
+  command -v npm >/dev/null 2>&1 || printf '%s\n' nodejs npm
 }
 
 # run_logged DESCRIPTION CMD...: full output to the install log; on failure one line + its tail.

@@ -91,6 +91,8 @@ class ContractMonitor:
             raise
         finally:
             spent = time.monotonic() - started
+            if self.gauges is not None:
+                self.gauges.round_seconds.observe(spent)
             self._resting_until = time.monotonic() + spent * (1 / self.duty_cycle - 1)
 
     async def _rebuild(self, tick: MonitorTick) -> TickReport:
