@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,12 @@ class PulseSettings(BaseSettings):
         "", description="contract files the worker monitors, comma-separated (none: no monitoring)"
     )
     monitor_interval: float = Field(2.0, gt=0, description="seconds between contract monitor ticks")
+
+    # Grafana (pulse grafana publish) ----------------------------------------------------------
+    grafana_token: SecretStr | None = Field(None, description="Grafana API token (service account)")
+    grafana_pg_host: str | None = Field(
+        None, description="host:port of PostgreSQL as Grafana reaches it; default 127.0.0.1:pg_port"
+    )
 
     @property
     def contract_paths(self) -> list[Path]:

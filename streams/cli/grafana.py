@@ -182,3 +182,57 @@ def tenants_list() -> None:
 
     for client, role in tenants(PulseSettings().dsn):
         _out.print(f"{client}\t{role}", markup=False)
+
+
+@grafana_app.command("publish")
+def grafana_publish(
+    url: Annotated[
+        str, typer.Option(help="Grafana's URL (user:password@ in it, or PULSE_GRAFANA_TOKEN)")
+    ],
+    contracts: Contracts = None,
+    secrets: Annotated[
+        Path,
+        typer.Option(help="folder of the clients' password files, <role>.password (0600)"),
+    ] = Path("secrets"),
+    evidence_url: Annotated[str, typer.Option(help="where the evidence reports are served")] = (
+        "/public/outcome-pulse/evidence"
+    ),
+    timescaledb: Annotated[str, typer.Option(help="off, on or auto (read the schema)")] = "off",
+) -> None:
+    """Create or update, per client, a folder, a team with view permission on it, the client's
+    datasource and dashboards; and the provider's dashboards (idempotent)."""
+    from grafana_client import GrafanaApi
+
+    from dashboards.generate import by_client, dashboards
+    from processors.tenancy import client_role
+    from sinks.grafana_publisher import DatabaseTarget, GrafanaPublisher
+
+    settings = PulseSettings()
+    loaded = load_contracts(contracts)
+    clients = by_client(loaded)
+    passwords = {}
+    for client in clients:
+        path = secrets / f"{client_role(client)}.password"
+        try:
+            passwords[client] = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: cannot read client {client}'s password ({exc.strerror}); create it with "
+                f"`pulse tenants add {client} --password-file {path}`"
+            ) from None
+    token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
+    api = GrafanaApi.from_url(url, credential=token)
+    target = DatabaseTarget(
+        host=settings.grafana_pg_host or f"127.0.0.1:{settings.pg_port}",
+        database=settings.pg_database,
+        timescaledb=_timescaledb(timescaledb, settings),
+    )
+    report = GrafanaPublisher(api).publish(
+        clients, dashboards(loaded, evidence_url=evidence_url), passwords, target
+    )
+    _out.print(
+        f"published: created {len(report.created)}, updated {len(report.updated)}",
+        markup=False,
+    )
+    for item in report.created:
+        _out.print(f"  created {item}", markup=False)
