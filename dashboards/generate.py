@@ -72,11 +72,12 @@ def dump(data: Mapping[str, Any]) -> str:
 
 
 def write_tree(files: Mapping[str, str], out_dir: Path) -> list[Path]:
-    """Write ``files`` under ``out_dir``, removing generated files that are no longer produced
-    (``*.json`` and ``*.yaml`` only). Returns the paths written."""
+    """Write ``files`` under ``out_dir``; files of the same kinds (suffixes) left there by an
+    earlier build and no longer produced are removed, nothing else is. Returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     wanted = {out_dir / rel for rel in files}
-    for stale in [p for p in out_dir.rglob("*") if p.suffix in (".json", ".yaml")]:
+    kinds = {Path(rel).suffix for rel in files}
+    for stale in [p for p in out_dir.rglob("*") if p.is_file() and p.suffix in kinds]:
         if stale not in wanted:
             stale.unlink()
     written = []
@@ -86,9 +87,6 @@ def write_tree(files: Mapping[str, str], out_dir: Path) -> list[Path]:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
         written.append(path)
-    for folder in sorted({p for p in out_dir.rglob("*") if p.is_dir()}, reverse=True):
-        if not any(folder.iterdir()):
-            folder.rmdir()
     return written
 
 

@@ -8,4 +8,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 bash deploy/local/install.sh
 bash scripts/venv.sh
-exec .venv/bin/pulse demo "$@"
+.venv/bin/pulse demo "$@"
+dataset=bpic2013
+for ((i = 1; i <= $#; i++)); do [ "${!i}" = --dataset ] && j=$((i + 1)) && dataset="${!j}"; done
+bash scripts/demo_grafana.sh "$dataset"   # dashboards + provisioning (publishes if GRAFANA_URL)

@@ -22,9 +22,9 @@ from typing import Any
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from processors.contract import Contract
-from processors.errors import PulseError
-from processors.tenancy import client_role, client_uid
+from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.errors import PulseError
+from outcome_pulse.processors.tenancy import client_role, client_uid
 
 PROVIDER_FOLDER_UID = "pulse-provider"
 PROVIDER_FOLDER_TITLE = "Outcome Pulse"

@@ -126,6 +126,7 @@ def _hand_over(role: str, password: str | None, password_file: Path | None) -> N
         _out.print(f"role {role} password (shown once, store it now):", markup=False)
         typer.echo(password)
         return
+    password_file.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -203,9 +204,9 @@ def grafana_publish(
     datasource and dashboards; and the provider's dashboards (idempotent)."""
     from grafana_client import GrafanaApi
 
-    from dashboards.generate import by_client, dashboards
-    from processors.tenancy import client_role
-    from sinks.grafana_publisher import DatabaseTarget, GrafanaPublisher
+    from outcome_pulse.dashboards.generate import by_client, dashboards
+    from outcome_pulse.processors.tenancy import client_role
+    from outcome_pulse.sinks.grafana_publisher import DatabaseTarget, GrafanaPublisher
 
     settings = PulseSettings()
     loaded = load_contracts(contracts)

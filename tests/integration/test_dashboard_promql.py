@@ -24,8 +24,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboards import pipeline
-from sinks.metrics import IndicatorGauges, PipelineMetrics
+from outcome_pulse.dashboards import pipeline
+from outcome_pulse.sinks.metrics import IndicatorGauges, PipelineMetrics
 
 pytestmark = pytest.mark.integration
 

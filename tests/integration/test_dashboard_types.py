@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from dashboards.generate import dashboards
-from streams.contracts import load_contract
+from outcome_pulse.dashboards.generate import dashboards
+from outcome_pulse.streams.contract_files import load_contract
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from grafana_client import GrafanaApi
 
-from dashboards.generate import by_client, dashboards
-from sinks.grafana_publisher import DatabaseTarget, GrafanaPublisher, PublishError
-from streams.contracts import load_contract
+from outcome_pulse.dashboards.generate import by_client, dashboards
+from outcome_pulse.sinks.grafana_publisher import DatabaseTarget, GrafanaPublisher, PublishError
+from outcome_pulse.streams.contract_files import load_contract
 
 pytestmark = pytest.mark.integration
 
