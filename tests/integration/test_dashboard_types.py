@@ -5,8 +5,9 @@ the repository): ``tsc --noEmit --strict`` on ``const d = <json> satisfies Pulse
 JSON cannot name a TypeScript enum member, so the check maps every string enum in the types to
 the union of its values (``ThresholdsMode`` -> ``'absolute' | 'percentage'``), which is what
 Grafana reads from JSON. ``PulseDashboard`` is ``Dashboard`` with the panel targets and
-annotation queries narrowed to the two query shapes the generator emits (Grafana's SQL query model, Prometheus's), so unknown or
-mistyped keys there fail too (``Dashboard`` alone types targets as ``Record<string, unknown>``).
+annotation queries narrowed to the two query shapes the generator emits (Grafana's SQL query
+model, Prometheus's), so unknown or mistyped keys there fail too (``Dashboard`` alone types
+targets as ``Record<string, unknown>``).
 """
 
 from __future__ import annotations
