@@ -13,9 +13,9 @@ out="$state/grafana"
 secrets="$out/secrets"
 pulse=.venv/bin/pulse
 mkdir -p "$secrets" && chmod 700 "$secrets"
-client=$(.venv/bin/python -c 'import sys; from streams.contracts import load_contract
+client=$(.venv/bin/python -c 'import sys; from outcome_pulse.streams.contract_files import load_contract
 print(load_contract(sys.argv[1]).client_id)' "$contract")
-role=$(.venv/bin/python -c 'import sys; from processors.tenancy import client_role
+role=$(.venv/bin/python -c 'import sys; from outcome_pulse.processors.tenancy import client_role
 print(client_role(sys.argv[1]))' "$client")
 
 printf '\n== Grafana: dashboards and provisioning for %s (client %s)\n' "$contract" "$client"
@@ -32,7 +32,7 @@ Point a Grafana 11 at them (no Grafana server is installed here):
          PULSE_GRAFANA_PROMETHEUS_URL=http://127.0.0.1:9090 \\
          PULSE_GRAFANA_ALERTMANAGER_URL=http://127.0.0.1:9093 \\
          PULSE_GRAFANA_PASSWORD_PROVIDER=\$(cat $secrets/pulse_grafana.password) \\
-         $(.venv/bin/python -c 'import sys; from processors.tenancy import client_password_env
+         $(.venv/bin/python -c 'import sys; from outcome_pulse.processors.tenancy import client_password_env
 print(client_password_env(sys.argv[1]))' "$client")=\$(cat $secrets/$role.password)
   grafana server --homepath /usr/share/grafana cfg:paths.provisioning=$out/deploy/provisioning
 Then open /d/pulse-wall?kiosk&theme=dark (wall screen), /d/pulse-service-owner, /d/pulse-pipeline-health
