@@ -20,7 +20,9 @@ from psycopg import errors
 
 from outcome_pulse.dashboards import macros
 from outcome_pulse.dashboards.generate import dashboards
+from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.tenancy import client_dashboard_uid
+from outcome_pulse.sinks.queries import schema_uses_timescaledb
 from tests.integration import two_clients
 from tests.integration.pgdb import temporary_database
 from tests.integration.two_clients import CLIENT_A, CLIENT_B, TwoClients
@@ -279,3 +281,10 @@ def test_hostile_variable_values_change_nothing(
         )
         == counts_before
     )
+
+
+def test_the_timescaledb_flag_follows_the_schema(db: TwoClients, pg_dsn: str) -> None:
+    recorded = run(db.dsn, "SELECT bool_or(timescaledb) FROM pulse_schema_version")[0][0]
+    assert schema_uses_timescaledb(db.dsn) is recorded
+    with temporary_database(pg_dsn) as empty, pytest.raises(SinkError):
+        schema_uses_timescaledb(empty)
