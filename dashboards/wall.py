@@ -72,7 +72,7 @@ def _kpi_tile(
     provider = ds.provider()
     return (
         stat_panel(
-            f"{contract.client.name}: {kpi_id}",
+            f"{contract.client_id}: {kpi_id}",
             provider,
             Sql(q.kpi_tile(contract.contract, kpi_id), provider),
             grid.place(8, 6),
