@@ -4,7 +4,7 @@ row-level security shows it only its contracts). Nothing of the pipeline's inter
 Variables: contract, KPI (the client's only). Layout: monthly attainment against target and
 minimum (bars, with the two levels as lines) and the money totals of the time range; the running
 period with its forecast and the attainment-to-date curve; the periods with credits, earn-back
-and gain-share; the evidence reports of final periods (a link per period).
+and gain-share; the evidence reports of final months (a link per contract and month).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.tenancy import client_dashboard_uid
 
 DEFAULT_EVIDENCE_URL = "/public/outcome-pulse/evidence"
-EVIDENCE_LINK = "${evidence_url}/${__data.fields.contract}/${__data.fields.period}.html"
+EVIDENCE_LINK = "${evidence_url}/${__data.fields.contract}/${__data.fields.month}.html"
 
 
 def uid(client_id: str) -> str:
@@ -37,6 +37,7 @@ def uid(client_id: str) -> str:
 
 def build(client_id: str, contracts: list[Contract], evidence_url: str) -> dash_b.Dashboard:
     source = ds.client(client_id)
+    zones = {c.contract: c.client.time_zone for c in contracts}
     name = contracts[0].client.name
     currency = sorted({c.commercial.currency for c in contracts if c.commercial} or {"EUR"})[0]
     money = f"currency{currency}"
@@ -111,7 +112,7 @@ def build(client_id: str, contracts: list[Contract], evidence_url: str) -> dash_
         table_panel(
             "Periods: attainment, credits, earn-back, gain-share",
             source,
-            Sql(q.client_money(client_id), source),
+            Sql(q.client_money(client_id, zones), source),
             grid.place(24, 10),
         )
         .override_by_name("status", status_colours())
@@ -124,13 +125,13 @@ def build(client_id: str, contracts: list[Contract], evidence_url: str) -> dash_
         table_panel(
             "Evidence reports",
             source,
-            Sql(q.client_evidence(client_id), source),
+            Sql(q.client_evidence(client_id, zones), source),
             grid.place(24, 8),
-            description="The monthly evidence report of each final period (HTML, with the "
-            "items behind every figure).",
+            description="The evidence report of each final contract month (HTML, with the "
+            "items behind every figure): click the month.",
         )
         .override_by_name(
-            "period",
+            "month",
             [
                 DynamicConfigValue(
                     id_val="links",
@@ -144,6 +145,6 @@ def build(client_id: str, contracts: list[Contract], evidence_url: str) -> dash_
                 )
             ],
         )
-        .override_by_name("attainment", [DynamicConfigValue(id_val="unit", value="percentunit")])
+        .override_by_name("credit", [DynamicConfigValue(id_val="unit", value=money)])
     )
     return board

@@ -58,7 +58,9 @@ def dashboards(
     ordered = [c for group in clients.values() for c in group]
     boards = {
         f"{PROVIDER_FOLDER}/wall-screen.json": to_json(wall.build(ordered)),
-        f"{PROVIDER_FOLDER}/service-owner.json": to_json(owner.build()),
+        f"{PROVIDER_FOLDER}/service-owner.json": to_json(
+            owner.build({c.contract: c.client.time_zone for c in ordered})
+        ),
         f"{PROVIDER_FOLDER}/pipeline-health.json": to_json(pipeline.build()),
     }
     for client_id, group in clients.items():

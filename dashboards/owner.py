@@ -37,7 +37,8 @@ INDICATOR_PANELS: tuple[tuple[str, tuple[str, ...], bool, str, str], ...] = (
 )
 
 
-def build() -> dash_b.Dashboard:
+def build(zones: q.Zones) -> dash_b.Dashboard:
+    """``zones``: each contract's client time zone, for the periods' names."""
     provider = ds.provider()
     grid = Grid()
     board = (
@@ -109,7 +110,9 @@ def build() -> dash_b.Dashboard:
         )
     )
     board = board.with_panel(
-        table_panel("Period history", provider, Sql(q.PERIOD_TABLE, provider), grid.place(24, 10))
+        table_panel(
+            "Period history", provider, Sql(q.period_table(zones), provider), grid.place(24, 10)
+        )
         .override_by_name("status", status_colours())
         .override_by_regexp(
             "^(attainment|target|minimum)$",

@@ -7,7 +7,42 @@ KPI ids in generated SQL come from validated contract files ([a-z0-9-]) and are 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from outcome_pulse.dashboards.panels import literal
+
+Zones = Mapping[str, str]
+"""Each contract's client time zone (contract id -> IANA zone), from the contract files."""
+
+
+def _zone_of(alias: str, zones: Zones) -> str:
+    cases = " ".join(f"WHEN {literal(c)} THEN {literal(z)}" for c, z in sorted(zones.items()))
+    return f"(CASE {alias}.contract {cases} ELSE 'UTC' END)" if cases else "'UTC'"
+
+
+def period_label(alias: str, zones: Zones) -> str:
+    """How people name a period (``processors.periods.period_label``), from its bounds in the
+    client's time zone: 2012-05, 2012-Q2, 28d to 2012-05-31. The ``period`` column holds the
+    KPI's period kind (month, quarter, rolling Nd); anything else is shown as it is."""
+    z = _zone_of(alias, zones)
+    a = alias
+    return f"""CASE
+           WHEN {a}.period = 'month' THEN to_char({a}.period_start AT TIME ZONE {z}, 'YYYY-MM')
+           WHEN {a}.period = 'quarter'
+               THEN to_char({a}.period_start AT TIME ZONE {z}, 'YYYY-"Q"Q')
+           WHEN {a}.period LIKE 'rolling %'
+               THEN round(extract(epoch FROM {a}.period_end - {a}.period_start) / 86400)
+                    || 'd to '
+                    || to_char(({a}.period_end AT TIME ZONE {z}) - interval '1 day', 'YYYY-MM-DD')
+           ELSE {a}.period
+       END"""
+
+
+def settled_month(alias: str, zones: Zones) -> str:
+    """The calendar month (client's zone) a period settles in: the month of its last day."""
+    z = _zone_of(alias, zones)
+    return f"to_char(({alias}.period_end AT TIME ZONE {z}) - interval '1 day', 'YYYY-MM')"
+
 
 # -- provider-side filters (the provider's datasource sees every client) -------------------------
 
@@ -27,13 +62,16 @@ ORDER BY 1
 
 # -- wall screen -------------------------------------------------------------------------------
 
+
 # The running (latest) period of every KPI with its forecast, open items at risk, drift since
 # the period began and firing alerts; worst first by margin = (measure - target) / (target -
 # minimum), negative below target, at most -1 below the minimum, for either direction of KPI.
-WORST_FIRST = """
+def worst_first(zones: Zones) -> str:
+    return f"""
 WITH latest AS (
     SELECT DISTINCT ON (contract, kpi)
-           contract, kpi, service, period, period_start, measure, target_level, minimum_level,
+           contract, kpi, service, period, period_start, period_end, measure, target_level,
+           minimum_level,
            status, credit, currency
     FROM pulse_period_outcomes
     ORDER BY contract, kpi, period_start DESC
@@ -41,7 +79,7 @@ WITH latest AS (
 SELECT c.client,
        l.contract,
        l.kpi,
-       l.period,
+       {period_label("l", zones)} AS period,
        l.measure AS attainment,
        l.target_level AS target,
        l.minimum_level AS minimum,
@@ -189,8 +227,11 @@ WHERE $__timeFilter(o.period_start)
 ORDER BY 1, 2
 """
 
-PERIOD_TABLE = f"""
-SELECT o.period, o.contract, o.kpi, o.status, o.measure AS attainment, o.target_level AS target,
+
+def period_table(zones: Zones) -> str:
+    return f"""
+SELECT {period_label("o", zones)} AS period,
+       o.contract, o.kpi, o.status, o.measure AS attainment, o.target_level AS target,
        o.minimum_level AS minimum, o.measured, o.good, o.credit, o.earned_back AS "earned back",
        o.gain_share AS "gain share", o.currency, o.final, o.revision
 FROM pulse_period_outcomes o
@@ -199,6 +240,7 @@ WHERE $__timeFilter(o.period_start)
   AND o.service IN ($service) AND o.kpi IN ($kpi)
 ORDER BY o.period_start DESC, o.contract, o.kpi
 """
+
 
 # -- client (read through the client's role: row-level security keeps other clients out) --------
 
@@ -237,9 +279,10 @@ ORDER BY 1, 2
 """
 
 
-def client_money(client: str) -> str:
+def client_money(client: str, zones: Zones) -> str:
     return f"""
-SELECT o.period, o.kpi, o.status, o.measure AS attainment, o.target_level AS target,
+SELECT {period_label("o", zones)} AS period,
+       o.kpi, o.status, o.measure AS attainment, o.target_level AS target,
        o.minimum_level AS minimum, o.credit, o.earned_back AS "earned back",
        o.gain_share AS "gain share", o.currency, o.final
 {_client_outcomes(client).strip()}
@@ -291,10 +334,21 @@ ORDER BY 1, 2
 """
 
 
-def client_evidence(client: str) -> str:
+def client_evidence(client: str, zones: Zones) -> str:
+    """One row per contract and final calendar month (the monthly evidence report's unit);
+    rolling and quarterly periods have no report of their own."""
     return f"""
-SELECT o.contract, o.period, o.kpi, o.status, o.measure AS attainment, o.credit, o.currency
-{_client_outcomes(client).strip()}
+SELECT o.contract,
+       {settled_month("o", zones)} AS month,
+       count(*) AS kpis,
+       count(*) FILTER (WHERE o.status = 'met') AS met,
+       sum(o.credit) AS credit,
+       max(o.currency) AS currency
+FROM pulse_period_outcomes o
+WHERE $__timeFilter(o.period_start)
+  AND o.contract IN ($contract)
+  AND o.contract IN (SELECT contract FROM pulse_contracts WHERE client = {literal(client)})
   AND o.final
-ORDER BY o.period_start DESC, o.kpi
+GROUP BY 1, 2
+ORDER BY 2 DESC, 1
 """

@@ -114,7 +114,7 @@ def build(contracts: Sequence[Contract]) -> dash_b.Dashboard:
         table_panel(
             "KPIs, worst first",
             provider,
-            Sql(q.WORST_FIRST, provider),
+            Sql(q.worst_first({c.contract: c.client.time_zone for c in contracts}), provider),
             grid.place(24, 9),
             description="Each client KPI's running period; margin is (attainment - target) / "
             "(target - minimum): below 0 misses the target, at or below -1 the minimum.",

@@ -13,14 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from psycopg import errors
 
 from outcome_pulse.dashboards import macros
+from outcome_pulse.dashboards import queries as q
 from outcome_pulse.dashboards.generate import dashboards
 from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.periods import period_label
 from outcome_pulse.processors.tenancy import client_dashboard_uid
 from outcome_pulse.sinks.queries import schema_uses_timescaledb
 from tests.integration import two_clients
@@ -288,3 +291,18 @@ def test_the_timescaledb_flag_follows_the_schema(db: TwoClients, pg_dsn: str) ->
     assert schema_uses_timescaledb(db.dsn) is recorded
     with temporary_database(pg_dsn) as empty, pytest.raises(SinkError):
         schema_uses_timescaledb(empty)
+
+
+def test_period_names_in_sql_are_the_engines(db: TwoClients) -> None:
+    zones = {c.contract: c.client.time_zone for c in (db.a, db.b)}
+    rows = run(
+        db.dsn,
+        f"SELECT o.period, o.period_start, o.period_end, {q.period_label('o', zones)}, "
+        f"{q.settled_month('o', zones)}, o.contract FROM pulse_period_outcomes o",
+    )
+    kinds = {kind for kind, *_ in rows}
+    assert {"month", "quarter"} <= kinds, kinds
+    for kind, start, end, label, month, contract in rows:
+        zone = ZoneInfo(zones[contract])
+        assert label == period_label(kind, start, end, zone), (kind, start, end)
+        assert month == ((end.astimezone(zone) - timedelta(days=1)).strftime("%Y-%m"))

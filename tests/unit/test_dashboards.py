@@ -175,6 +175,7 @@ def test_evidence_link_names_contract_and_period(contracts: list[Contract]) -> N
     constants = [v for v in board["templating"]["list"] if v["type"] == "constant"]
     assert constants[0]["query"] == "https://reports.example.org/e"
     assert client_dashboard.EVIDENCE_LINK in dump(board)
+    assert "${__data.fields.month}" in client_dashboard.EVIDENCE_LINK
     assert volvo[0].contract in board["description"]
 
 
