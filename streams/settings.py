@@ -60,6 +60,14 @@ class PulseSettings(BaseSettings):
         None, description="host:port of PostgreSQL as Grafana reaches it; default 127.0.0.1:pg_port"
     )
 
+    # live feeds (pulse ingest http / poll; streams/live) --------------------------------------
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8480
+    ingest_max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    feeds_config: Path | None = Field(None, description="the feeds YAML (streams/live/feeds.py)")
+    # {"feed name": "secret"} as JSON; never passed on to child processes (excluded from dumps)
+    feed_secrets: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
+
     @property
     def contract_paths(self) -> list[Path]:
         return [Path(part.strip()) for part in self.contracts.split(",") if part.strip()]

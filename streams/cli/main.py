@@ -22,6 +22,7 @@ from outcome_pulse.processors.errors import PulseError
 from outcome_pulse.streams.cli.backtest import backtest
 from outcome_pulse.streams.cli.contract import contract_app
 from outcome_pulse.streams.cli.grafana import register as register_grafana
+from outcome_pulse.streams.live.cli import ingest_app
 from outcome_pulse.streams.settings import PulseSettings
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(contract_app, name="contract")
+app.add_typer(ingest_app, name="ingest")
 app.command("backtest")(backtest)
 register_grafana(app)
 

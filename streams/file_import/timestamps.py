@@ -9,14 +9,20 @@ comes out in UTC, which is the only time the pipeline uses inside.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ISO8601 = "iso8601"
+# Seconds or milliseconds since 1970-01-01 UTC, as numbers or their text (Jira's webhook
+# ``timestamp`` is epoch milliseconds).
+EPOCH_SECONDS = "epoch_seconds"
+EPOCH_MILLIS = "epoch_millis"
+_EPOCH_DIVISORS = {EPOCH_SECONDS: 1, EPOCH_MILLIS: 1000}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FORMAT_EXPECTED = (
     f"expected one of: {ISO8601}, or a strptime format such as %Y/%m/%d %H:%M:%S.%f"
-    " (it must include the year, month and day)"
+    f" (it must include the year, month and day), or {EPOCH_SECONDS} or {EPOCH_MILLIS}"
 )
 TIMEZONE_EXPECTED = "expected an IANA time zone name such as UTC, Europe/Rome or America/New_York"
 
@@ -29,7 +35,7 @@ def check_format(fmt: str) -> str:
     A pattern is accepted when a sample date written with it reads back as the same day, which
     rejects typos (``%Q``), patterns without a directive and patterns without a full date.
     """
-    if fmt == ISO8601:
+    if fmt == ISO8601 or fmt in _EPOCH_DIVISORS:
         return fmt
     try:
         parsed = datetime.strptime(_SAMPLE.strftime(fmt), fmt)
@@ -50,7 +56,7 @@ def check_timezone(name: str) -> str:
 
 def carries_offset(fmt: str) -> bool:
     """Whether values in ``fmt`` may carry their own UTC offset (ISO 8601 or a ``%z``)."""
-    return fmt == ISO8601 or "%z" in fmt
+    return fmt == ISO8601 or fmt in _EPOCH_DIVISORS or "%z" in fmt
 
 
 class TimestampParser:
@@ -67,6 +73,8 @@ class TimestampParser:
 
     def _parse(self, text: str) -> datetime:
         value = text.strip()
+        if self._format in _EPOCH_DIVISORS:
+            return _from_epoch(value, _EPOCH_DIVISORS[self._format], self._format)
         try:
             if self._format == ISO8601:
                 moment = datetime.fromisoformat(value)
@@ -80,3 +88,12 @@ class TimestampParser:
                 raise ValueError(f"{value!r} has no UTC offset and the mapping sets no timezone")
             moment = moment.replace(tzinfo=self._zone)
         return moment.astimezone(UTC)
+
+
+def _from_epoch(value: str, divisor: int, fmt: str) -> datetime:
+    try:
+        if value.removeprefix("-").isdigit():  # exact, no float rounding of milliseconds
+            return _EPOCH + timedelta(milliseconds=int(value) * (1000 // divisor))
+        return datetime.fromtimestamp(float(value) / divisor, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"{value!r} is not a time in {fmt}") from None

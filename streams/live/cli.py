@@ -1,0 +1,68 @@
+"""``pulse ingest http`` and ``pulse ingest poll``: the live feeds' commands (wiring only)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from processors.errors import ConfigError
+from streams.settings import PulseSettings
+
+ingest_app = typer.Typer(
+    help="Live feeds: a webhook receiver and API pollers producing events to Kafka.",
+    no_args_is_help=True,
+)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="feeds YAML (default: PULSE_FEEDS_CONFIG)")
+]
+
+
+def _feeds_path(settings: PulseSettings, config: Path | None) -> Path:
+    path = config or settings.feeds_config
+    if path is None:
+        raise ConfigError("no feeds file: pass --config FILE or set PULSE_FEEDS_CONFIG")
+    return path
+
+
+@ingest_app.command("http")
+def ingest_http(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="default PULSE_INGEST_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default PULSE_INGEST_PORT")] = None,
+    loglevel: Annotated[str, typer.Option(help="log level")] = "INFO",
+) -> None:
+    """Receive JSON change notifications on POST /hooks/<feed> and produce them as events."""
+    import uvicorn
+
+    from sinks.ingest_metrics import IngestMetrics
+    from streams.live.feeds import load_feeds_file, webhook_feeds
+    from streams.live.producer import LiveProducer
+    from streams.live.webhook_app import WebhookReceiver, create_app
+    from streams.topics import ensure_topics
+
+    logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = PulseSettings()
+    feeds = webhook_feeds(load_feeds_file(_feeds_path(settings, config)), settings.feed_secrets)
+    if not feeds:
+        raise ConfigError("the feeds file has no feeds: section, nothing to receive")
+    asyncio.run(ensure_topics(settings))
+    metrics = IngestMetrics()
+    producer = LiveProducer(settings)
+    receiver = WebhookReceiver(settings, feeds, producer, metrics)
+    app = create_app(receiver, producer, metrics)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host or settings.ingest_host,
+            port=port or settings.ingest_port,
+            log_level=loglevel.lower(),
+            access_log=False,
+            server_header=False,
+        )
+    )
+    server.run()
