@@ -57,11 +57,16 @@ def histories(items: int, seed: int) -> list[Change]:
         steps = ["assignee", "progress"]
         if rng.random() < 0.4:
             steps += ["hold", "progress"]
-        if rng.random() < 0.3:
-            steps.insert(rng.randrange(1, len(steps) + 1), "priority")
-        if rng.random() < 0.3:
-            steps.insert(rng.randrange(1, len(steps) + 1), "assignee")
-        if rng.random() < 0.8:
+        for side in ("priority", "assignee"):
+            # not while on hold: a file import re-observes the hold on every row (moving
+            # paused_since), which a Jira changelog does not
+            if rng.random() < 0.3:
+                places = [p for p in range(1, len(steps) + 1) if steps[p - 1] != "hold"]
+                steps.insert(rng.choice(places), side)
+        waiting = rng.random() < 0.15  # still on hold at the end
+        if waiting:
+            steps = ["assignee", "progress", "hold"]
+        elif rng.random() < 0.8:
             steps.append("resolved")
             if rng.random() < 0.6:
                 steps.append("closed")
