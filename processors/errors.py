@@ -5,6 +5,7 @@
     ├── InvalidRecord               one input record cannot become a valid event (dead-lettered)
     ├── StackError                  the local stack cannot be installed, started or reached
     ├── BrokerError                 Kafka is unreachable or refused a request (from aiokafka/kafka)
+    ├── SourceApiError              a polled API (ServiceNow, Jira) failed or answered no page
     └── SinkError                   the database is unreachable or refused a write (from psycopg)
 
 Adapters translate third-party exceptions into these at the edge, so callers (the CLI, the
@@ -41,6 +42,10 @@ class StackError(PulseError):
 
 class BrokerError(PulseError):
     """Kafka is unreachable or refused a request."""
+
+
+class SourceApiError(PulseError):
+    """A polled API failed after retries, refused us, or answered something that is not a page."""
 
 
 class SinkError(PulseError):

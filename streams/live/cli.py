@@ -66,3 +66,42 @@ def ingest_http(
         )
     )
     server.run()
+
+
+@ingest_app.command("poll")
+def ingest_poll(
+    config: ConfigOption = None,
+    name: Annotated[
+        list[str] | None, typer.Option("--name", "-n", help="only this poll (repeatable)")
+    ] = None,
+    once: Annotated[bool, typer.Option(help="one cycle of each poll, then exit")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus metrics on 127.0.0.1:PORT")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="log level")] = "INFO",
+) -> None:
+    """Poll ServiceNow's Table API or Jira's search for records changed since a checkpoint."""
+    from prometheus_client import start_http_server
+
+    from sinks.ingest_metrics import IngestMetrics
+    from streams.live.feeds import load_feeds_file
+    from streams.live.polling import run_polls
+    from streams.topics import ensure_topics
+
+    logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = PulseSettings()
+    polls = load_feeds_file(_feeds_path(settings, config)).polls
+    if name:
+        unknown = sorted(set(name) - set(polls))
+        if unknown:
+            raise ConfigError(f"no poll named {', '.join(unknown)}; configured: {', '.join(polls)}")
+        polls = {n: p for n, p in polls.items() if n in name}
+    if not polls:
+        raise ConfigError("the feeds file has no polls: section, nothing to poll")
+    asyncio.run(ensure_topics(settings))
+    metrics = IngestMetrics()
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    failed = asyncio.run(run_polls(settings, polls, metrics, once=once))
+    if failed:
+        raise typer.Exit(1)

@@ -17,7 +17,9 @@ state map, lifecycle rules, value checks and error messages) whose ``column`` en
   outbound REST, a polled record) every notification observes the state, as a row of an export.
 * ``times``: per lifecycle, where its own time is (``resolved: {path: resolved_at}``). A resolved
   incident notified again after a later comment is then observed resolved at its resolution time,
-  not at the comment's, so its resolution does not move (and the repeat has the same id).
+  not at the comment's, so its resolution does not move. And whenever that time is filled, the
+  notification also carries that lifecycle's event at that time (a milestone, like ``created``):
+  a record polled once it is closed still says when it was resolved.
 * ``sequence``: an update counter (ServiceNow's ``sys_mod_count``) ordering notifications that
   share a timestamp.
 

@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from processors.errors import InvalidRecord
-from processors.lifecycle import ItemKind, Lifecycle
-from streams.events import EventEnvelope, build_envelope
+from processors.lifecycle import Lifecycle
+from streams.events import EventDecoder, EventEnvelope, build_envelope, encode_event
 from streams.live.json_mapping import LiveMapping
 from streams.live.json_path import MISSING
 from streams.mapping import OPENING_LIFECYCLE
@@ -77,10 +77,14 @@ class NotificationMapper:
         if lifecycle is None:
             return NotificationEvents(ignored="none of the state, priority or assignee changed")
         observed = self._observation(fields, lifecycle)
-        events = [observed]
-        opening = self._opening(fields, observed.subject)
-        if opening is not None:
-            events.insert(0, opening)
+        opening = self._milestone(fields, observed, OPENING_LIFECYCLE[self._shared.item_kind])
+        events = [] if opening is None else [opening]
+        for lc in self._times:
+            if lc is not observed.lifecycle:
+                milestone = self._milestone(fields, observed, lc)
+                if milestone is not None:
+                    events.append(milestone)
+        events.append(observed)
         return NotificationEvents(events)
 
     # -- which notifications, which lifecycle ---------------------------------------------------
@@ -186,7 +190,35 @@ class NotificationMapper:
             )
         return value
 
-    def _opening(self, fields: dict[str, str], item_id: str) -> EventEnvelope | None:
+    def _milestone(
+        self, fields: dict[str, str], observed: EventEnvelope, lifecycle: Lifecycle
+    ) -> EventEnvelope | None:
+        """The item's ``created`` (``created``) or a ``times`` lifecycle at its own time, when
+        the notification has that time: what a notification or a polled record says happened
+        before, even if its own observation is later (a record polled once it was closed still
+        says when it was resolved). It carries no data, so every repeat has the same id."""
+        time = (
+            self._opening_time(fields)
+            if lifecycle is OPENING_LIFECYCLE[self._shared.item_kind]
+            else self._own_time(fields, lifecycle)
+        )
+        if time is None:
+            return None
+        try:
+            envelope = build_envelope(
+                event_id="pending",
+                source=observed.source,
+                kind=self._shared.item_kind,
+                lifecycle=lifecycle,
+                time=time,
+                item_id=observed.subject,
+                sequence=0,
+            )
+        except ValidationError as exc:
+            raise InvalidRecord(RejectReason.INVALID_EVENT, validation_detail(exc)) from None
+        return envelope.model_copy(update={"id": observation_id(envelope)})
+
+    def _opening_time(self, fields: dict[str, str]) -> datetime | None:
         spec = self._mapping.options.created
         if spec is None or self._created is None:
             return None
@@ -194,27 +226,11 @@ class NotificationMapper:
         if not text:
             return None
         try:
-            time = self._created.parse(text)
+            return self._created.parse(text)
         except (ValueError, OverflowError) as exc:
             raise InvalidRecord(
                 RejectReason.BAD_TIMESTAMP, f"created ({spec.column!r}): {exc}"
             ) from None
-        kind: ItemKind = self._shared.item_kind
-        lifecycle = OPENING_LIFECYCLE[kind]
-        source = self._shared.source
-        try:
-            envelope = build_envelope(
-                event_id="pending",
-                source=source,
-                kind=kind,
-                lifecycle=lifecycle,
-                time=time,
-                item_id=item_id,
-                sequence=0,
-            )
-        except ValidationError as exc:
-            raise InvalidRecord(RejectReason.INVALID_EVENT, validation_detail(exc)) from None
-        return envelope.model_copy(update={"id": observation_id(envelope)})
 
 
 def observation_id(envelope: EventEnvelope) -> str:
@@ -262,3 +278,14 @@ def parse_notification(raw: bytes) -> Any:
         raise InvalidRecord("malformed_json", "nesting too deep") from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise InvalidRecord("malformed_json", f"unreadable value: {exc}") from None
+
+
+def checked_events(
+    mapper: NotificationMapper, decoder: EventDecoder, payload: Any
+) -> NotificationEvents:
+    """``mapper.events(payload)``, each event read back by the worker's own decoder: what the
+    worker would dead-letter (an event in the future, over the size limit) is refused here."""
+    mapped = mapper.events(payload)
+    for envelope in mapped.events:
+        decoder.decode(encode_event(envelope))
+    return mapped

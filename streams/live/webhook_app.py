@@ -34,9 +34,13 @@ from starlette.routing import Route
 from processors.errors import BrokerError, InvalidRecord
 from sinks.ingest_metrics import IngestMetrics
 from streams.deadletter import DeadLetter
-from streams.events import EventDecoder, EventEnvelope, encode_event
+from streams.events import EventDecoder
 from streams.live.feeds import Feed
-from streams.live.notification_events import NotificationMapper, parse_notification
+from streams.live.notification_events import (
+    NotificationMapper,
+    checked_events,
+    parse_notification,
+)
 from streams.live.producer import LiveProducer
 from streams.live.rate_limit import TokenBucket
 from streams.settings import PulseSettings
@@ -130,8 +134,9 @@ class WebhookReceiver:
 
     async def _produce(self, feed: Feed, body: bytes) -> _Outcome:
         try:
-            mapped = self._mappers[feed.name].events(parse_notification(body))
-            events = [self._checked(e) for e in mapped.events]
+            payload = parse_notification(body)
+            mapped = checked_events(self._mappers[feed.name], self._decoder, payload)
+            events = mapped.events
         except InvalidRecord as exc:
             letter = DeadLetter(
                 reason=exc.reason,
@@ -152,11 +157,6 @@ class WebhookReceiver:
         await self._producer.send_events(events)
         self._metrics.events.labels(feed.name).inc(len(events))
         return _Outcome(200, "accepted", {"events": len(events), "ids": [e.id for e in events]})
-
-    def _checked(self, envelope: EventEnvelope) -> EventEnvelope:
-        """The event as the worker will read it: what it would dead-letter is refused here."""
-        self._decoder.decode(encode_event(envelope))
-        return envelope
 
     async def ready(self, request: Request) -> Response:
         if await self._producer.reachable():

@@ -37,6 +37,7 @@ JIRA_CREATED = {
     },
 }
 
+SERVICENOW_RESOLVED = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
 SERVICENOW = {
     "number": "INC0010001",
     "state": "6",
@@ -133,6 +134,17 @@ def test_jira_events_not_accepted_are_ignored() -> None:
     deleted = {**JIRA_CREATED, "webhookEvent": "jira:issue_deleted"}
     result = jira().events(deleted)
     assert result.events == [] and "jira:issue_deleted" in (result.ignored or "")
+
+
+def test_a_closed_record_still_says_when_it_was_resolved() -> None:
+    mapper = NotificationMapper(load_live_mapping("servicenow"))
+    record = {**SERVICENOW, "state": "7", "closed_at": "2026-03-02 12:30:00"}
+    created, resolved, closed = mapper.events(record).events
+    assert created.lifecycle is Lifecycle.CREATED
+    assert (resolved.lifecycle, resolved.time) == (Lifecycle.RESOLVED, SERVICENOW_RESOLVED)
+    assert closed.lifecycle is Lifecycle.CLOSED and closed.sequence > resolved.sequence
+    again = mapper.events({**record, "sys_mod_count": "5", "priority": "1"}).events
+    assert again[1].id == resolved.id  # milestones carry no data: every repeat is one event
 
 
 def test_servicenow_record() -> None:
@@ -235,6 +247,9 @@ def test_generated_histories_map_without_a_dead_letter() -> None:
     changes = histories(60, seed=3)
     jira_events = [e for c in changes for e in jira_mapper.events(jira_webhook(c)).events]
     sn_events = [e for c in changes for e in sn.events(servicenow_record(c)).events]
-    # one creation per item (repeated with the same id) and one observation per change
-    assert len({e.id for e in sn_events}) == len(changes) + 60
+    # one creation per item (repeated with the same id), one observation per change, and the
+    # resolution milestone that notifications of closed items carry (resolved_at is filled)
+    closed = len({c.item for c in changes if c.status == "closed"})
+    assert closed > 0
+    assert len({e.id for e in sn_events}) == len(changes) + 60 + closed
     assert len({e.id for e in jira_events if e.lifecycle is Lifecycle.CREATED}) == 60
