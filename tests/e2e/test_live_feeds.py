@@ -6,22 +6,30 @@ events the receiver acknowledged, once each."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import random
+import subprocess
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+import yaml
 
 from streams.deadletter import decode_dead_letter
 from streams.lag import wait_caught_up
 from streams.live.auth import sign
+from streams.live.json_mapping import load_live_mapping
+from streams.live.notification_events import NotificationMapper
 from streams.mapping import mapping_from_dict
 from streams.replay import replay_file
 from streams.sandbox import isolated_pipeline
 from streams.settings import PulseSettings
+from tests.fake_itsm_api import FakeApi, Fault, serving
 from tests.live_payloads import (
+    Change,
     export_mapping,
     histories,
     jira_webhook,
@@ -29,7 +37,7 @@ from tests.live_payloads import (
     signed,
     write_export,
 )
-from tests.live_receiver import read_topic, running_receiver
+from tests.live_receiver import PULSE, read_topic, running_receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -82,6 +90,14 @@ def event_count(dsn: str) -> int:
     return int(row[0]) if row else 0
 
 
+@pytest.fixture(scope="module")
+def file_import(
+    settings: PulseSettings, tmp_path_factory: pytest.TempPathFactory
+) -> list[tuple[object, ...]]:
+    """The item states a file import of the changes gives (one run for the module)."""
+    return file_import_states(settings, tmp_path_factory.mktemp("export"))
+
+
 def file_import_states(settings: PulseSettings, tmp_path: Path) -> list[tuple[object, ...]]:
     changes = histories(ITEMS, seed=SEED)
     with isolated_pipeline(settings, partitions=2) as pipe:
@@ -101,9 +117,9 @@ def file_import_states(settings: PulseSettings, tmp_path: Path) -> list[tuple[ob
 
 @pytest.mark.timeout(900)
 def test_webhooks_give_the_items_and_states_of_a_file_import(
-    settings: PulseSettings, tmp_path: Path
+    settings: PulseSettings, file_import: list[tuple[object, ...]], tmp_path: Path
 ) -> None:
-    expected = file_import_states(settings, tmp_path)
+    expected = file_import
     assert len(expected) == 2 * ITEMS
     assert {row[3] for row in expected} >= {"open", "paused", "resolved", "closed"}
 
@@ -174,3 +190,87 @@ def test_webhooks_give_the_items_and_states_of_a_file_import(
 
     assert len(letters) == bad and {d["reason"] for d in letters} == {"malformed_json"}
     assert got == expected
+
+
+@pytest.mark.timeout(900)
+def test_polling_gives_the_items_and_states_of_a_file_import(
+    settings: PulseSettings, file_import: list[tuple[object, ...]], tmp_path: Path
+) -> None:
+    """What a poll sees is each item's latest state; with its created and resolution times,
+    that is enough for the same item states as the file import of every change."""
+    last: dict[int, Change] = {}
+    for change in histories(ITEMS, seed=SEED):
+        last[change.item] = change
+    records = [servicenow_record(c) for c in last.values()]
+    issues = [jira_webhook(c)["issue"] for c in last.values()]
+    sn_api = FakeApi(
+        incidents=records,
+        faults={2: Fault(429, headers={"Retry-After": "1"}), 4: Fault(503)},
+        authorization="Basic " + base64.b64encode(b"pulse-reader:sn-password").decode(),
+    )
+    jira_api = FakeApi(
+        issues=issues,
+        faults={3: Fault(500)},
+        authorization="Basic " + base64.b64encode(b"bot@acme.example:jira-api-token").decode(),
+    )
+    expected_ids = {
+        e.id
+        for name, source, rows in (
+            ("servicenow", "servicenow-test", records),
+            ("jira-search", "jira-test", issues),
+        )
+        for row in rows
+        for e in NotificationMapper(load_live_mapping(name, source=source)).events(row).events
+    }
+    with (
+        isolated_pipeline(settings, partitions=2) as pipe,
+        serving(sn_api) as sn_url,
+        serving(jira_api) as jira_url,
+    ):
+        pipe.start_worker()
+        polls = {
+            "servicenow-test": {
+                "api": "servicenow_table",
+                "url": sn_url,
+                "mapping": "servicenow",
+                "auth": {"scheme": "basic", "user": "pulse-reader"},
+                "page_size": 25,
+                "start": "2026-01-01T00:00:00+00:00",
+                "checkpoint": str(tmp_path / "servicenow.json"),
+            },
+            "jira-test": {
+                "api": "jira_search",
+                "url": jira_url,
+                "mapping": "jira-search",
+                "auth": {"scheme": "basic", "user": "bot@acme.example"},
+                "page_size": 20,
+                "start": "2026-01-01T00:00:00+00:00",
+                "checkpoint": str(tmp_path / "jira.json"),
+            },
+        }
+        config = tmp_path / "feeds.yaml"
+        config.write_text(yaml.safe_dump({"polls": polls}))
+        env = {
+            **os.environ,
+            **pipe.settings.as_env(),
+            "PULSE_FEED_SECRETS": json.dumps(
+                {"servicenow-test": "sn-password", "jira-test": "jira-api-token"}
+            ),
+        }
+        for _ in range(2):  # the second cycle re-reads the overlap: duplicates, same ids
+            run = subprocess.run(
+                [PULSE, "ingest", "poll", "--config", str(config), "--once"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert run.returncode == 0, run.stdout + run.stderr
+            assert "sn-password" not in run.stderr and "jira-api-token" not in run.stderr
+        dsn = pipe.settings.dsn
+        pipe.wait_for(lambda: event_count(dsn) >= len(expected_ids), what="the polled events")
+        wait_caught_up(pipe.settings)
+        ids = stored_ids(dsn)
+        got = item_states(dsn, ("jira-test", "servicenow-test"))
+    assert len(ids) == len(set(ids)) and set(ids) == expected_ids
+    assert got == file_import
