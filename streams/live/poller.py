@@ -12,7 +12,8 @@ One cycle:
 4. only then move the checkpoint forward to the latest update time in the page (never past our
    own clock, so a source clock running ahead cannot make us skip records), saved atomically;
 5. the next page starts at that update time with offset 0 (so records moving while we page
-   cannot be skipped); only when a whole page shares the boundary time does the offset grow.
+   cannot be skipped), not sending again the records at that instant it already sent; only
+   when a whole page shares the boundary time does the offset grow.
 
 Records read twice (the overlap, the page boundary, a cycle retried after a failure) map to the
 same event ids, and the worker and database deduplicate them. A failed page leaves the
@@ -111,9 +112,10 @@ class Poller:
         pages_done = saved.pages if saved is not None else 0
         bound, offset = since - self._overlap, 0
         pages = records_read = events_sent = letters_sent = 0
+        sent_at_bound: set[str] = set()  # records at the boundary instant, already sent
         while True:
             page, records = await self._fetch(bound, offset)
-            events, letters, latest = self._map(records)
+            events, letters, latest, at_latest = self._map(records, sent_at_bound)
             await self._producer.send_dead_letters(letters)
             await self._producer.send_events(events)
             pages += 1
@@ -133,9 +135,10 @@ class Poller:
             if not self._api.more(page, offset, len(records)):
                 break
             if latest is not None and latest > bound:
-                bound, offset = latest, 0
+                bound, offset, sent_at_bound = latest, 0, at_latest
             else:
                 offset += len(records)
+                sent_at_bound |= at_latest
         return CycleReport(pages, records_read, events_sent, letters_sent, since)
 
     # -- fetching --------------------------------------------------------------------------------
@@ -202,26 +205,29 @@ class Poller:
     # -- mapping --------------------------------------------------------------------------------
 
     def _map(
-        self, records: list[Any]
-    ) -> tuple[list[EventEnvelope], list[DeadLetter], datetime | None]:
+        self, records: list[Any], skip: set[str]
+    ) -> tuple[list[EventEnvelope], list[DeadLetter], datetime | None, set[str]]:
+        """Events and dead letters of the records not in ``skip`` (the boundary records the
+        previous page sent: the next page starts at their instant, so it reads them again),
+        the latest update time, and the records at it."""
         events: list[EventEnvelope] = []
         letters: list[DeadLetter] = []
-        latest: datetime | None = None
+        stamped: list[tuple[datetime | None, str]] = []
         for record in records:
-            updated = self._updated_at(record)
-            if updated is not None and (latest is None or updated > latest):
-                latest = updated
+            original = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
+            digest = hashlib.sha256(original).hexdigest()
+            stamped.append((self._updated_at(record), digest))
+            if digest in skip:
+                continue
             try:
                 events.extend(checked_events(self._mapper, self._decoder, record).events)
             except InvalidRecord as exc:
-                original = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
-                origin = {
-                    "poll": self.name,
-                    "channel": "poll",
-                    "record_sha256": hashlib.sha256(original).hexdigest(),
-                }
+                origin = {"poll": self.name, "channel": "poll", "record_sha256": digest}
                 letters.append(DeadLetter(exc.reason, exc.detail, origin, original))
-        return events, letters, latest
+        times = [t for t, _ in stamped if t is not None]
+        latest = max(times) if times else None
+        at_latest = {d for t, d in stamped if t is not None and t == latest}
+        return events, letters, latest, at_latest
 
     def _updated_at(self, record: Any) -> datetime | None:
         value = self._updated_path.lookup(record)

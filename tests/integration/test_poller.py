@@ -16,6 +16,7 @@ import pytest
 
 from processors.errors import BrokerError, SourceApiError
 from sinks.ingest_metrics import IngestMetrics
+from streams.deadletter import decode_dead_letter
 from streams.live.checkpoint import CheckpointFile
 from streams.live.json_mapping import load_live_mapping
 from streams.live.notification_events import NotificationMapper
@@ -258,3 +259,30 @@ def test_no_acknowledgement_no_checkpoint(topics: PulseSettings, tmp_path: Path)
         )
     assert isinstance(failed, BrokerError)
     assert not (tmp_path / "c.json").exists()
+
+
+def test_an_unmappable_record_is_a_dead_letter_and_the_page_goes_on(
+    topics: PulseSettings, tmp_path: Path
+) -> None:
+    records = [servicenow_record(c) for c in final_changes(12, seed=9)]
+    broken = {**records[3], "state": "", "number": ""}  # no id
+    bad_time = {**records[4], "opened_at": "not a time"}
+    api = FakeApi(
+        incidents=[r for r in records if r not in (records[3], records[4])] + [broken, bad_time]
+    )
+    with serving(api) as url:
+        (report,) = asyncio.run(
+            run_cycles(
+                topics, url, ServiceNowTable("incident", 5), "servicenow", tmp_path / "c.json"
+            )
+        )
+    letters = [decode_dead_letter(v) for _, v in read_topic(topics, topics.dead_letter_topic)]
+    assert sorted(d["reason"] for d in letters) == ["bad_timestamp", "missing_id"]
+    assert {json.loads(d["original"])["sys_updated_on"] for d in letters} == {
+        broken["sys_updated_on"],
+        bad_time["sys_updated_on"],
+    }
+    good = [r for r in api.incidents if r not in (broken, bad_time)]
+    assert set(produced_ids(topics)) == expected_ids("servicenow", "sn-poll", good)
+    newest = max(r["sys_updated_on"] for r in api.incidents)
+    assert report.since == datetime.fromisoformat(newest + "+00:00")  # type: ignore[attr-defined]
