@@ -32,13 +32,30 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+)
 
 from processors.errors import ConfigError
+from processors.quantities import parse_duration
 from processors.validation_messages import describe_errors
 from streams.live.auth import DEFAULT_SIGNATURE_HEADER, FeedAuth
 from streams.live.json_mapping import LiveMapping, load_live_mapping
 from streams.mapping import yaml_where
+
+
+def _duration(value: object) -> object:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+# "90s", "5m", "1h30m", an ISO 8601 duration, or a number of seconds
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 FeedName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
 
@@ -78,8 +95,8 @@ class PollConfig(_Section):
     table: str = "incident"
     jql: str = Field("", description="extra JQL, ANDed before the updated >= condition")
     page_size: int = Field(100, ge=1, le=10_000)
-    interval: timedelta = timedelta(seconds=60)
-    overlap: timedelta = timedelta(minutes=5)
+    interval: Duration = timedelta(seconds=60)
+    overlap: Duration = timedelta(minutes=5)
     start: str | None = Field(None, description="ISO time to start from without a checkpoint")
     checkpoint: Path
 
