@@ -5,10 +5,11 @@ loop on the same broker, in one run.
     .venv/bin/python -m bench.webhook_throughput --requests 20000 --concurrency 8
 
 * receiver: a real `pulse ingest http` process (one uvicorn worker) with one bearer-token feed
-  on the built-in ServiceNow mapping; ``--concurrency`` httpx clients in this process post
-  generated incident notifications (each gives 2 or 3 events: the creation, the observed state,
-  a resolution milestone) over keep-alive connections on 127.0.0.1; each answer comes after
-  Kafka acknowledged (acks=all). Requests/s and events/s over the wall time of all requests.
+  on the built-in ServiceNow mapping; ``--concurrency`` clients in this process post generated
+  incident notifications (each gives 2 or 3 events: the creation, the observed state, a
+  resolution milestone) over keep-alive HTTP/1.1 connections on 127.0.0.1, one request at a time
+  per connection; each answer comes after Kafka acknowledged (acks=all). Requests/s and
+  events/s over the wall time of all requests.
 * baseline: the same events, already mapped and encoded, produced by a bare AIOKafkaProducer
   with the receiver's settings (acks=all, idempotent, linger 1 ms) from ``--concurrency`` tasks,
   each sending one notification's events and waiting for their acknowledgement, as the receiver
@@ -24,13 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 from aiokafka import AIOKafkaProducer
 
 from streams.events import encode_event
@@ -57,26 +58,48 @@ def notifications(count: int) -> list[dict[str, str]]:
 
 
 async def post_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, int]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    """Post every body over ``concurrency`` keep-alive connections; (seconds, events).
+
+    A minimal HTTP/1.1 client on asyncio streams (one write per request), so that the load
+    generator costs little next to the receiver: httpx's AsyncClient took several times the
+    receiver's own CPU per request here."""
+    host, port = url.removeprefix("http://").split(":")
+    queue = list(reversed(bodies))
     events = 0
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal events
-        while not queue.empty():
-            body = queue.get_nowait()
-            r = await http.post("/hooks/bench", content=body, headers=headers)
-            if r.status_code != 200:
-                raise RuntimeError(f"{r.status_code}: {r.text}")
-            events += int(r.json()["events"])
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while queue:
+                body = queue.pop()
+                head = (
+                    f"POST /hooks/bench HTTP/1.1\r\nHost: {host}\r\n"
+                    f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                )
+                writer.write(head.encode() + body)
+                await writer.drain()
+                status, length = _response_head(await reader.readuntil(b"\r\n\r\n"))
+                answer = await reader.readexactly(length)
+                if status != 200:
+                    raise RuntimeError(f"{status}: {answer.decode(errors='replace')}")
+                events += int(json.loads(answer)["events"])
+        finally:
+            writer.close()
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
-        return time.perf_counter() - started, events
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return time.perf_counter() - started, events
+
+
+def _response_head(head: bytes) -> tuple[int, int]:
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next(
+        int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")
+    )
+    return status, length
 
 
 async def bare_loop(
@@ -129,7 +152,7 @@ def main() -> None:
     )
     asyncio.run(ensure_topics(settings))
     records = notifications(args.requests)
-    bodies = [httpx.Request("POST", "http://x", json=r).content for r in records]
+    bodies = [json.dumps(r).encode() for r in records]
     mapper = NotificationMapper(load_live_mapping("servicenow", source="bench"))
     batches = [
         [(e.subject.encode(), encode_event(e)) for e in mapper.events(r).events] for r in records
