@@ -34,13 +34,13 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from streams.events import encode_event
-from streams.live.json_mapping import load_live_mapping
-from streams.live.notification_events import NotificationMapper
-from streams.settings import PulseSettings
-from streams.topics import ensure_topics
-from tests.live_payloads import histories, servicenow_record
-from tests.live_receiver import running_receiver
+from outcome_pulse.streams.kafka.topics import ensure_topics
+from outcome_pulse.streams.live.json_mapping import load_live_mapping
+from outcome_pulse.streams.live.notification_events import NotificationMapper
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import encode_event
+from tests.support.live_payloads import histories, servicenow_record
+from tests.support.live_receiver import running_receiver
 
 TOKEN = "bench-token"
 

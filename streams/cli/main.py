@@ -22,7 +22,7 @@ from outcome_pulse.processors.errors import PulseError
 from outcome_pulse.streams.cli.backtest import backtest
 from outcome_pulse.streams.cli.contract import contract_app
 from outcome_pulse.streams.cli.grafana import register as register_grafana
-from outcome_pulse.streams.live.cli import ingest_app
+from outcome_pulse.streams.cli.ingest import ingest_app
 from outcome_pulse.streams.settings import PulseSettings
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from processors.errors import ConfigError
+from outcome_pulse.processors.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,12 @@ from pydantic import (
     ValidationError,
 )
 
-from processors.errors import ConfigError
-from processors.quantities import parse_duration
-from processors.validation_messages import describe_errors
-from streams.live.auth import DEFAULT_SIGNATURE_HEADER, FeedAuth
-from streams.live.json_mapping import LiveMapping, load_live_mapping
-from streams.mapping import yaml_where
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.quantities import parse_duration
+from outcome_pulse.processors.validation_messages import describe_errors
+from outcome_pulse.streams.file_import.mapping import yaml_where
+from outcome_pulse.streams.live.auth import DEFAULT_SIGNATURE_HEADER, FeedAuth
+from outcome_pulse.streams.live.json_mapping import LiveMapping, load_live_mapping
 
 
 def _duration(value: object) -> object:

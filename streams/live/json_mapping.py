@@ -1,9 +1,10 @@
 """Live mappings: how one JSON change notification (a webhook body, a record of a polled page)
 becomes lifecycle events, in the file import's mapping language with field paths for columns.
 
-A live mapping is the shared long-layout mapping (``streams.mapping.LongRecordMapping``: the same
-state map, lifecycle rules, value checks and error messages) whose ``column`` entries are written
-``path`` (see ``streams.live.json_path``), plus what only a live feed needs:
+A live mapping is the shared long-layout mapping (``LongRecordMapping``, in
+streams/file_import/mapping.py: the same state map, lifecycle rules, value checks and error
+messages) whose ``column`` entries are written ``path`` (see ``streams/live/json_path.py``),
+plus what only a live feed needs:
 
 * ``created``: where the item's creation time is. Every notification then also carries the
   item's ``created`` event (``placed`` for orders), with an id made of the item and that time,
@@ -29,19 +30,27 @@ its first), nor can ``layout: wide``, ``format`` or ``csv``: they are refused by
 
 from __future__ import annotations
 
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from processors.errors import ConfigError
-from processors.lifecycle import Lifecycle
-from processors.validation_messages import describe_errors
-from streams.live.json_path import JsonPath, compile_path
-from streams.mapping import LongRecordMapping, TimeColumn, mapping_from_dict, yaml_where
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.lifecycle import Lifecycle
+from outcome_pulse.processors.validation_messages import describe_errors
+from outcome_pulse.streams.file_import.mapping import (
+    LongRecordMapping,
+    TimeColumn,
+    mapping_from_dict,
+    yaml_where,
+)
+from outcome_pulse.streams.live.json_path import JsonPath, compile_path
 
-LIVE_MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+# The built-in live mappings are package data, read through importlib.resources (also from a wheel).
+LIVE_MAPPINGS_DIR: Traversable = resources.files("outcome_pulse.streams.live") / "mappings"
 
 # The sections of a shared mapping whose ``column`` a live mapping writes as ``path``.
 _PATH_SECTIONS = ("item_id", "timestamp", "state", "priority", "assignee")
@@ -172,10 +181,14 @@ def load_live_mapping(name_or_path: str | Path, *, source: str | None = None) ->
 
 
 def builtin_live_mappings() -> list[str]:
-    return sorted(p.stem for p in LIVE_MAPPINGS_DIR.glob("*.yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in LIVE_MAPPINGS_DIR.iterdir()
+        if p.name.endswith(".yaml")
+    )
 
 
-def _resolve(name_or_path: str | Path) -> Path:
+def _resolve(name_or_path: str | Path) -> Path | Traversable:
     path = Path(name_or_path)
     if path.is_file():
         return path

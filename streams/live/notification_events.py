@@ -1,5 +1,5 @@
 """One JSON change notification -> its lifecycle events, or ``InvalidRecord`` with the file
-import's reason codes (``streams.record_events.RejectReason``, plus the decoder's
+import's reason codes (``RejectReason``, streams/file_import/record_events.py, plus the decoder's
 ``malformed_json`` / ``not_an_object``).
 
 The per-field work (state map, priority, assignee, attributes, timestamps, envelope validation)
@@ -20,14 +20,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from processors.errors import InvalidRecord
-from processors.lifecycle import Lifecycle
-from streams.events import EventDecoder, EventEnvelope, build_envelope, encode_event
-from streams.live.json_mapping import LiveMapping
-from streams.live.json_path import MISSING
-from streams.mapping import OPENING_LIFECYCLE
-from streams.record_events import LongRecordEvents, RejectReason, validation_detail
-from streams.timestamps import TimestampParser
+from outcome_pulse.processors.errors import InvalidRecord
+from outcome_pulse.processors.lifecycle import Lifecycle
+from outcome_pulse.streams.file_import.mapping import OPENING_LIFECYCLE
+from outcome_pulse.streams.file_import.record_events import (
+    LongRecordEvents,
+    RejectReason,
+    validation_detail,
+)
+from outcome_pulse.streams.file_import.timestamps import TimestampParser
+from outcome_pulse.streams.live.json_mapping import LiveMapping
+from outcome_pulse.streams.live.json_path import MISSING
+from outcome_pulse.streams.wire.events import (
+    EventDecoder,
+    EventEnvelope,
+    build_envelope,
+    encode_event,
+)
 
 # uuid5(NAMESPACE_URL, "urn:outcome-pulse:live"); fixed forever, or retries change their ids.
 LIVE_NAMESPACE = uuid.UUID("5d0cc3e1-0b2c-5c3a-9e8b-3f6a4b6f0e11")

@@ -8,7 +8,7 @@ the records are in a page, and whether there is another page.
 * Jira search: ``GET /rest/api/2/search?jql=updated >= "<t>" ORDER BY updated ASC&startAt=K
   &maxResults=N`` -> ``{"startAt", "maxResults", "total", "issues": [...]}``. JQL times have
   minute resolution, so the lower bound is rounded down to the minute (records re-read at the
-  boundary keep their ids, see ``streams.live.poller``).
+  boundary keep their ids, see ``streams/live/poller.py``).
 
 ``InvalidPage`` is raised for a body that is not the documented shape.
 """

@@ -5,9 +5,9 @@ One cycle:
 
 1. start from the checkpoint (or the poll's ``start``) minus the ``overlap`` window, which
    re-reads records whose update time was stamped late (clock skew, long transactions);
-2. fetch a page (``streams.live.poll_apis``); 429, 5xx, transport errors and bodies that are not
+2. fetch a page (``streams/live/poll_apis.py``); 429, 5xx, transport errors and bodies that are not
    a page are retried with backoff, honouring ``Retry-After`` (tenacity); other 4xx fail at once;
-3. map every record (``streams.live.notification_events``; an unmappable one becomes a dead
+3. map every record (``streams/live/notification_events.py``; an unmappable one becomes a dead
    letter), produce dead letters and events, wait for Kafka's acknowledgement;
 4. only then move the checkpoint forward to the latest update time in the page (never past our
    own clock, so a source clock running ahead cannot make us skip records), saved atomically;
@@ -35,16 +35,16 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from processors.errors import InvalidRecord, SourceApiError
-from sinks.ingest_metrics import IngestMetrics
-from streams.deadletter import DeadLetter
-from streams.events import EventDecoder, EventEnvelope
-from streams.live.checkpoint import Checkpoint, CheckpointFile
-from streams.live.json_mapping import LiveMapping
-from streams.live.notification_events import NotificationMapper, checked_events
-from streams.live.poll_apis import InvalidPage, PolledApi
-from streams.live.producer import LiveProducer
-from streams.timestamps import TimestampParser
+from outcome_pulse.processors.errors import InvalidRecord, SourceApiError
+from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.file_import.timestamps import TimestampParser
+from outcome_pulse.streams.live.checkpoint import Checkpoint, CheckpointFile
+from outcome_pulse.streams.live.json_mapping import LiveMapping
+from outcome_pulse.streams.live.notification_events import NotificationMapper, checked_events
+from outcome_pulse.streams.live.poll_apis import InvalidPage, PolledApi
+from outcome_pulse.streams.live.producer import LiveProducer
+from outcome_pulse.streams.wire.deadletter import DeadLetter
+from outcome_pulse.streams.wire.events import EventDecoder, EventEnvelope
 
 log = logging.getLogger(__name__)
 

@@ -13,16 +13,16 @@ from datetime import datetime
 
 import httpx
 
-from processors.errors import BrokerError, ConfigError, SourceApiError
-from sinks.ingest_metrics import IngestMetrics
-from streams.events import EARLIEST_EVENT_TIME
-from streams.live.checkpoint import CheckpointFile
-from streams.live.feeds import PollConfig, read_secret
-from streams.live.json_mapping import load_live_mapping
-from streams.live.poll_apis import JiraSearch, PolledApi, ServiceNowTable
-from streams.live.poller import Poller
-from streams.live.producer import LiveProducer
-from streams.settings import PulseSettings
+from outcome_pulse.processors.errors import BrokerError, ConfigError, SourceApiError
+from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.live.checkpoint import CheckpointFile
+from outcome_pulse.streams.live.feeds import PollConfig, read_secret
+from outcome_pulse.streams.live.json_mapping import load_live_mapping
+from outcome_pulse.streams.live.poll_apis import JiraSearch, PolledApi, ServiceNowTable
+from outcome_pulse.streams.live.poller import Poller
+from outcome_pulse.streams.live.producer import LiveProducer
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import EARLIEST_EVENT_TIME
 
 log = logging.getLogger(__name__)
 

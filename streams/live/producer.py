@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from processors.errors import BrokerError
-from streams.deadletter import DeadLetter
-from streams.events import EventEnvelope, encode_event
-from streams.settings import PulseSettings
+from outcome_pulse.processors.errors import BrokerError
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import DeadLetter
+from outcome_pulse.streams.wire.events import EventEnvelope, encode_event
 
 
 def kafka_key(envelope: EventEnvelope) -> bytes:

@@ -3,12 +3,12 @@
     POST /hooks/{feed}   a JSON change notification for a configured feed
     GET  /healthz        the process is up
     GET  /readyz         Kafka answers and has the events topic (503 otherwise)
-    GET  /metrics        Prometheus exposition (sinks.ingest_metrics)
+    GET  /metrics        Prometheus exposition (outcome_pulse.sinks.ingest_metrics)
 
 A notification goes through, in this order: the feed must exist (404); the body must fit
 ``PULSE_INGEST_MAX_BODY_BYTES`` (413, nothing read past the limit); the signature or token must
 be right (401, counted, nothing produced); the feed's rate must allow it (429 with Retry-After);
-then it is mapped (``streams.live.notification_events``) and every event is checked by the
+then it is mapped (``streams/live/notification_events.py``) and every event is checked by the
 worker's own decoder. A body that cannot become valid events gets a 4xx with its reason and
 detail, and a dead letter with its original bytes. Events are answered 200 only after Kafka
 acknowledged all of them; if it did not, 503 with Retry-After, so the sender retries, and the
@@ -31,19 +31,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from processors.errors import BrokerError, InvalidRecord
-from sinks.ingest_metrics import IngestMetrics
-from streams.deadletter import DeadLetter
-from streams.events import EventDecoder
-from streams.live.feeds import Feed
-from streams.live.notification_events import (
+from outcome_pulse.processors.errors import BrokerError, InvalidRecord
+from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.live.feeds import Feed
+from outcome_pulse.streams.live.notification_events import (
     NotificationMapper,
     checked_events,
     parse_notification,
 )
-from streams.live.producer import LiveProducer
-from streams.live.rate_limit import TokenBucket
-from streams.settings import PulseSettings
+from outcome_pulse.streams.live.producer import LiveProducer
+from outcome_pulse.streams.live.rate_limit import TokenBucket
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import DeadLetter
+from outcome_pulse.streams.wire.events import EventDecoder
 
 log = logging.getLogger(__name__)
 

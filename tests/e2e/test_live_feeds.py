@@ -18,17 +18,16 @@ import psycopg
 import pytest
 import yaml
 
-from streams.deadletter import decode_dead_letter
-from streams.lag import wait_caught_up
-from streams.live.auth import sign
-from streams.live.json_mapping import load_live_mapping
-from streams.live.notification_events import NotificationMapper
-from streams.mapping import mapping_from_dict
-from streams.replay import replay_file
-from streams.sandbox import isolated_pipeline
-from streams.settings import PulseSettings
-from tests.fake_itsm_api import FakeApi, Fault, serving
-from tests.live_payloads import (
+from outcome_pulse.streams.drivers.replay import replay_file
+from outcome_pulse.streams.file_import.mapping import mapping_from_dict
+from outcome_pulse.streams.live.auth import sign
+from outcome_pulse.streams.live.json_mapping import load_live_mapping
+from outcome_pulse.streams.live.notification_events import NotificationMapper
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import decode_dead_letter
+from tests.support.fake_itsm_api import FakeApi, Fault, serving
+from tests.support.lag import wait_caught_up
+from tests.support.live_payloads import (
     Change,
     export_mapping,
     histories,
@@ -37,7 +36,8 @@ from tests.live_payloads import (
     signed,
     write_export,
 )
-from tests.live_receiver import PULSE, read_topic, running_receiver
+from tests.support.live_receiver import PULSE, read_topic, running_receiver
+from tests.support.sandbox import isolated_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -14,20 +14,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from processors.errors import BrokerError, SourceApiError
-from sinks.ingest_metrics import IngestMetrics
-from streams.deadletter import decode_dead_letter
-from streams.live.checkpoint import CheckpointFile
-from streams.live.json_mapping import load_live_mapping
-from streams.live.notification_events import NotificationMapper
-from streams.live.poll_apis import JiraSearch, PolledApi, ServiceNowTable
-from streams.live.poller import Poller, RetryPolicy
-from streams.live.producer import LiveProducer
-from streams.settings import PulseSettings
-from streams.topics import ensure_topics
-from tests.fake_itsm_api import FakeApi, Fault, serving
-from tests.live_payloads import Change, histories, jira_webhook, servicenow_record
-from tests.live_receiver import read_topic
+from outcome_pulse.processors.errors import BrokerError, SourceApiError
+from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.kafka.topics import ensure_topics
+from outcome_pulse.streams.live.checkpoint import CheckpointFile
+from outcome_pulse.streams.live.json_mapping import load_live_mapping
+from outcome_pulse.streams.live.notification_events import NotificationMapper
+from outcome_pulse.streams.live.poll_apis import JiraSearch, PolledApi, ServiceNowTable
+from outcome_pulse.streams.live.poller import Poller, RetryPolicy
+from outcome_pulse.streams.live.producer import LiveProducer
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import decode_dead_letter
+from tests.support.fake_itsm_api import FakeApi, Fault, serving
+from tests.support.live_payloads import Change, histories, jira_webhook, servicenow_record
+from tests.support.live_receiver import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from processors.errors import ConfigError
-from streams.live.auth import FeedAuth, sign
-from streams.live.feeds import read_secret
-from streams.live.rate_limit import TokenBucket
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.streams.live.auth import FeedAuth, sign
+from outcome_pulse.streams.live.feeds import read_secret
+from outcome_pulse.streams.live.rate_limit import TokenBucket
 
 BODY = b'{"number": "INC1"}'
 

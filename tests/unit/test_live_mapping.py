@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from processors.errors import ConfigError, InvalidRecord
-from processors.lifecycle import Lifecycle
-from streams.live.json_mapping import live_mapping_from_dict, load_live_mapping
-from streams.live.json_path import MISSING, compile_path
-from streams.live.notification_events import NotificationMapper, parse_notification
-from streams.timestamps import TimestampParser
-from tests.live_payloads import histories, jira_webhook, servicenow_record
+from outcome_pulse.processors.errors import ConfigError, InvalidRecord
+from outcome_pulse.processors.lifecycle import Lifecycle
+from outcome_pulse.streams.file_import.timestamps import TimestampParser
+from outcome_pulse.streams.live.json_mapping import live_mapping_from_dict, load_live_mapping
+from outcome_pulse.streams.live.json_path import MISSING, compile_path
+from outcome_pulse.streams.live.notification_events import NotificationMapper, parse_notification
+from tests.support.live_payloads import histories, jira_webhook, servicenow_record
 
 JIRA_CREATED = {
     "timestamp": 1772438400000,  # 2026-03-02T08:00:00Z

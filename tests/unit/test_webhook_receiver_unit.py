@@ -10,17 +10,17 @@ from collections.abc import Sequence
 import httpx
 from pydantic import SecretStr
 
-from processors.errors import BrokerError
-from sinks.ingest_metrics import IngestMetrics
-from streams.deadletter import DeadLetter
-from streams.events import EventEnvelope
-from streams.live.auth import FeedAuth
-from streams.live.feeds import Feed, RateConfig
-from streams.live.json_mapping import load_live_mapping
-from streams.live.producer import LiveProducer
-from streams.live.webhook_app import WebhookReceiver, create_app
-from streams.settings import PulseSettings
-from tests.live_payloads import histories, servicenow_record
+from outcome_pulse.processors.errors import BrokerError
+from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.live.auth import FeedAuth
+from outcome_pulse.streams.live.feeds import Feed, RateConfig
+from outcome_pulse.streams.live.json_mapping import load_live_mapping
+from outcome_pulse.streams.live.producer import LiveProducer
+from outcome_pulse.streams.live.webhook_app import WebhookReceiver, create_app
+from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.deadletter import DeadLetter
+from outcome_pulse.streams.wire.events import EventEnvelope
+from tests.support.live_payloads import histories, servicenow_record
 
 
 class BrokenProducer(LiveProducer):

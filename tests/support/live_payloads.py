@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streams.live.auth import sign
+from outcome_pulse.streams.live.auth import sign
 
 BASE = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

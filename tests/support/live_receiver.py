@@ -20,8 +20,8 @@ import httpx
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.sandbox import free_port
-from streams.settings import PulseSettings
+from outcome_pulse.streams.settings import PulseSettings
+from tests.support.sandbox import free_port
 
 PULSE = str(Path(sys.executable).with_name("pulse"))
 

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from processors.errors import ConfigError
-from streams.settings import PulseSettings
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.streams.settings import PulseSettings
 
 ingest_app = typer.Typer(
     help="Live feeds: a webhook receiver and API pollers producing events to Kafka.",
@@ -39,11 +39,11 @@ def ingest_http(
     """Receive JSON change notifications on POST /hooks/<feed> and produce them as events."""
     import uvicorn
 
-    from sinks.ingest_metrics import IngestMetrics
-    from streams.live.feeds import load_feeds_file, webhook_feeds
-    from streams.live.producer import LiveProducer
-    from streams.live.webhook_app import WebhookReceiver, create_app
-    from streams.topics import ensure_topics
+    from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+    from outcome_pulse.streams.kafka.topics import ensure_topics
+    from outcome_pulse.streams.live.feeds import load_feeds_file, webhook_feeds
+    from outcome_pulse.streams.live.producer import LiveProducer
+    from outcome_pulse.streams.live.webhook_app import WebhookReceiver, create_app
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = PulseSettings()
@@ -83,10 +83,10 @@ def ingest_poll(
     """Poll ServiceNow's Table API or Jira's search for records changed since a checkpoint."""
     from prometheus_client import start_http_server
 
-    from sinks.ingest_metrics import IngestMetrics
-    from streams.live.feeds import load_feeds_file
-    from streams.live.polling import run_polls
-    from streams.topics import ensure_topics
+    from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+    from outcome_pulse.streams.kafka.topics import ensure_topics
+    from outcome_pulse.streams.live.feeds import load_feeds_file
+    from outcome_pulse.streams.live.polling import run_polls
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = PulseSettings()
