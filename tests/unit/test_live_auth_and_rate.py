@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.streams.live.auth import FeedAuth, sign
-from outcome_pulse.streams.live.feeds import read_secret
+from outcome_pulse.streams.live.feeds import load_feeds_file, read_secret, webhook_feeds
 from outcome_pulse.streams.live.rate_limit import TokenBucket
 
 BODY = b'{"number": "INC1"}'
@@ -88,3 +88,23 @@ def test_slow_rates_say_how_long_to_wait() -> None:
     assert bucket.take().retry_after == 10
     clock.now += 4
     assert bucket.take().retry_after == 6
+
+
+def test_feeds_file_errors_name_the_feed_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  jira-acme:\n    mapping: jira\n    auth: {scheme: hmac}\n")
+    with pytest.raises(
+        ConfigError, match=r"feeds\['jira-acme'\]\.auth\.scheme: expected 'hmac_sha256'"
+    ):
+        load_feeds_file(path)
+    path.write_text("feeds:\n  jira-acme:\n    mapping: jira\n    auth: {scheme: hmac_sha256}\n")
+    with pytest.raises(ConfigError, match="feed jira-acme: no secret"):
+        webhook_feeds(load_feeds_file(path), {})
+    feeds = webhook_feeds(load_feeds_file(path), {"jira-acme": SecretStr("s")})
+    assert feeds["jira-acme"].mapping.source == "jira-acme"  # the feed's name is the source
+    path.write_text(
+        "polls:\n  sn:\n    api: servicenow_table\n    url: x\n    mapping: servicenow\n"
+        "    checkpoint: c.json\n    overlap: soon\n"
+    )
+    with pytest.raises(ConfigError, match=r"polls\.sn\.overlap"):
+        load_feeds_file(path)
