@@ -52,8 +52,6 @@ from outcome_pulse.streams.live.json_path import JsonPath, compile_path
 # The built-in live mappings are package data, read through importlib.resources (also from a wheel).
 LIVE_MAPPINGS_DIR: Traversable = resources.files("outcome_pulse.streams.live") / "mappings"
 
-# The sections of a shared mapping whose ``column`` a live mapping writes as ``path``.
-_PATH_SECTIONS = ("item_id", "timestamp", "state", "priority", "assignee")
 _LIVE_ONLY = ("created", "accept", "changes", "sequence", "times")
 _REFUSED = {
     "layout": "a live mapping is always one notification -> one observation (layout long)",
@@ -143,8 +141,10 @@ def live_mapping_from_dict(data: Any, *, origin: str = "<mapping>") -> LiveMappi
     refused = [f"{key}: {why}" for key, why in _REFUSED.items() if key in data]
     if refused:
         raise ConfigError(f"live mapping {origin} is invalid:\n  " + "\n  ".join(refused))
-    shared = {k: _paths_as_columns(v) if k in _PATH_SECTIONS else v for k, v in data.items()}
-    live = {k: shared.pop(k) for k in _LIVE_ONLY if k in shared}
+    # every section naming a field (item_id, timestamp, state, priority, assignee, and whatever
+    # the shared model grows) is written with ``path`` where the file import has ``column``
+    shared = {k: _paths_as_columns(v) for k, v in data.items() if k not in _LIVE_ONLY}
+    live = {k: data[k] for k in _LIVE_ONLY if k in data}
     if isinstance(live.get("created"), dict):
         live["created"] = _paths_as_columns(live["created"])
     if isinstance(live.get("times"), dict):
