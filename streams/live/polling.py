@@ -66,20 +66,22 @@ async def run_polls(
     *,
     once: bool,
 ) -> list[str]:
-    producer = LiveProducer(settings)
-    await producer.start()
+    mappings = {name: load_live_mapping(spec.mapping, source=name) for name, spec in polls.items()}
+    starts = {name: start_time(name, spec) for name, spec in polls.items()}
     clients = {name: http_client(name, spec, settings) for name, spec in polls.items()}
+    producer = LiveProducer(settings)
     try:
+        await producer.start()
         pollers = [
             (
                 Poller(
                     name,
                     polled_api(spec),
-                    load_live_mapping(spec.mapping, source=name),
+                    mappings[name],
                     producer,
                     CheckpointFile(spec.checkpoint),
                     clients[name],
-                    start=start_time(name, spec),
+                    start=starts[name],
                     overlap=spec.overlap,
                     metrics=metrics,
                     max_event_bytes=settings.max_event_bytes,
