@@ -6,7 +6,9 @@
     ├── StackError                  the local stack cannot be installed, started or reached
     ├── BrokerError                 Kafka is unreachable or refused a request (from aiokafka/kafka)
     ├── SourceApiError              a polled API (ServiceNow, Jira) failed or answered no page
-    └── SinkError                   the database is unreachable or refused a write (from psycopg)
+    ├── SinkError                   the database is unreachable or refused a write (from psycopg)
+    ├── EvidenceError               a report's figures would disagree with the evaluation (refused)
+    └── ReportError                 a report file could not be written (browser missing or failing)
 
 Adapters translate third-party exceptions into these at the edge, so callers (the CLI, the
 worker) only need to know this tree.
@@ -50,3 +52,12 @@ class SourceApiError(PulseError):
 
 class SinkError(PulseError):
     """The database is unreachable or refused a write."""
+
+
+class EvidenceError(PulseError):
+    """An evidence report, baseline or what-if would show figures that disagree with the
+    contract evaluation's own outcomes; it is refused rather than written."""
+
+
+class ReportError(PulseError):
+    """A report could not be written (headless browser missing or failing, file not written)."""

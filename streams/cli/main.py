@@ -23,6 +23,7 @@ from outcome_pulse.streams.cli.backtest import backtest
 from outcome_pulse.streams.cli.contract import contract_app
 from outcome_pulse.streams.cli.grafana import register as register_grafana
 from outcome_pulse.streams.cli.ingest import ingest_app
+from outcome_pulse.streams.cli.report import report as report_command
 from outcome_pulse.streams.settings import PulseSettings
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(ingest_app, name="ingest")
 app.command("backtest")(backtest)
 register_grafana(app)
+app.command("report")(report_command)
 
 console = Console()
 err = Console(stderr=True)
