@@ -398,7 +398,7 @@ def _money(
     in_year = [
         o
         for o in outcomes
-        if o.period_end <= period.end and _settlement_year(o.period_end, zone) == year
+        if o.period_end <= period.end and settlement_year(o.period_end, zone) == year
     ]
     cap = terms.cap
     return Money(
@@ -436,7 +436,7 @@ def _totals(rows: Iterable[PeriodOutcome]) -> MoneyTotals:
     )
 
 
-def _settlement_year(period_end: datetime, zone: ZoneInfo) -> int:
+def settlement_year(period_end: datetime, zone: ZoneInfo) -> int:
     """The year of the month a period is settled in (the month ending at ``period_end``)."""
     local = period_end.astimezone(zone)
     return local.year if local.month > 1 else local.year - 1

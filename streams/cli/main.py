@@ -20,6 +20,7 @@ from rich.table import Table
 
 from outcome_pulse.processors.errors import PulseError
 from outcome_pulse.streams.cli.backtest import backtest
+from outcome_pulse.streams.cli.baseline import baseline
 from outcome_pulse.streams.cli.contract import contract_app
 from outcome_pulse.streams.cli.grafana import register as register_grafana
 from outcome_pulse.streams.cli.ingest import ingest_app
@@ -45,6 +46,7 @@ app.add_typer(ingest_app, name="ingest")
 app.command("backtest")(backtest)
 register_grafana(app)
 app.command("report")(report_command)
+app.command("baseline")(baseline)
 
 console = Console()
 err = Console(stderr=True)
