@@ -25,6 +25,7 @@ from outcome_pulse.streams.cli.contract import contract_app
 from outcome_pulse.streams.cli.grafana import register as register_grafana
 from outcome_pulse.streams.cli.ingest import ingest_app
 from outcome_pulse.streams.cli.report import report as report_command
+from outcome_pulse.streams.cli.whatif import whatif
 from outcome_pulse.streams.settings import PulseSettings
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ app.command("backtest")(backtest)
 register_grafana(app)
 app.command("report")(report_command)
 app.command("baseline")(baseline)
+app.command("whatif")(whatif)
 
 console = Console()
 err = Console(stderr=True)
