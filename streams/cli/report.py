@@ -13,9 +13,10 @@ import typer
 from rich.console import Console
 
 from outcome_pulse.processors.errors import PulseError
-from outcome_pulse.processors.evidence import EvidenceInput, assemble
+from outcome_pulse.processors.evidence import EvidenceInput
 from outcome_pulse.streams.cli.contract import load_or_exit
 from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.report.writer import write_report
 
 _out = Console()
 _err = Console(stderr=True)
@@ -60,21 +61,6 @@ def report(
         raise typer.Exit(1) from None
     for path in written:
         _out.print(f"wrote {path}", markup=False, highlight=False)
-
-
-def write_report(data: EvidenceInput, directory: Path, *, pdf: bool = True) -> list[Path]:
-    from outcome_pulse.streams.report.browser import print_pdf
-    from outcome_pulse.streams.report.html import render_html
-
-    evidence = assemble(data)
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{evidence.contract.contract}-{evidence.period.label}"
-    html = directory / f"{stem}.html"
-    html.write_text(render_html(evidence), encoding="utf-8")
-    written = [html]
-    if pdf:
-        written.append(print_pdf(html, directory / f"{stem}.pdf"))
-    return written
 
 
 def _from_file(terms, path: Path, mapping: str, period: str) -> EvidenceInput:  # type: ignore[no-untyped-def]

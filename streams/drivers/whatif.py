@@ -1,8 +1,8 @@
 """``pulse whatif DATA --mapping M --contract C --scenario S.yaml``: history changed, re-evaluated.
 
-Both sides run the backtest's evaluation (``streams.drivers.backtest.backtest_events``) over the same
-mapped events in the same order; the scenario (``processors.scenario``) changes the events or the
-contract in between. The baseline side is therefore exactly ``pulse backtest``.
+Both sides run the backtest's evaluation (``streams.drivers.backtest.backtest_events``) over
+the same mapped events in the same order; the scenario (``processors.scenario``) changes the
+events or the contract in between. The baseline side is therefore exactly ``pulse backtest``.
 """
 
 from __future__ import annotations

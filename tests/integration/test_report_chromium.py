@@ -20,7 +20,7 @@ from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.report import browser
 from outcome_pulse.streams.report.charts import STATUS_COLOURS
 from outcome_pulse.streams.report.file_source import evidence_from_backtest
-from outcome_pulse.streams.report_cli import write_report
+from outcome_pulse.streams.report.writer import write_report
 from tests.datasets import dataset
 
 pytestmark = pytest.mark.integration
