@@ -7,11 +7,13 @@ what the contract keys on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from outcome_pulse.processors.lifecycle import ItemEvent
+from outcome_pulse.processors.periods import Period
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +49,27 @@ def source_quality(
         row[1] += event.priority is None
         row[2] += event.assignee is None
     return [SourceQuality(source, start, end, *counts[source]) for source in sorted(counts)]
+
+
+def monthly_quality(
+    events: Iterable[ItemEvent], sources: Iterable[str], months: Sequence[Period]
+) -> list[SourceQuality]:
+    """``source_quality`` for each of ``months`` (consecutive periods), by month then source."""
+    names = sorted(set(sources))
+    starts = [m.start for m in months]
+    counts = {(i, s): [0, 0, 0] for i in range(len(months)) for s in names}
+    for event in events:
+        index = bisect.bisect_right(starts, event.time) - 1
+        if index < 0 or event.time >= months[index].end:
+            continue
+        row = counts.get((index, event.source))
+        if row is None:
+            continue
+        row[0] += 1
+        row[1] += event.priority is None
+        row[2] += event.assignee is None
+    return [
+        SourceQuality(s, months[i].start, months[i].end, *counts[(i, s)])
+        for i in range(len(months))
+        for s in names
+    ]

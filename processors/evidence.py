@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -104,6 +104,7 @@ class Provenance:
     duplicates: int | None = None
     unmonitored: int | None = None
     quality: tuple[SourceQuality, ...] = ()
+    """Per source, for each of the months ``quality_months`` gives (the report's month last)."""
     alerts_note: str = ""
 
 
@@ -222,6 +223,15 @@ class IndicatorSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class QualityRow:
+    """One source in one month: completeness of its events, and late corrections."""
+
+    month: str
+    quality: SourceQuality
+    late_events: int
+
+
+@dataclass(frozen=True, slots=True)
 class EvidenceReport:
     contract: Contract
     period: Period
@@ -235,7 +245,13 @@ class EvidenceReport:
     revised: tuple[RevisedRow, ...]
     provenance: Provenance
     terms: str
+    quality: tuple[QualityRow, ...] = ()
+    """Per month (the last ``HISTORY_PERIODS``, ending with the report's) and source."""
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def quality_now(self) -> tuple[QualityRow, ...]:
+        return tuple(q for q in self.quality if q.month == self.period.label)
 
     @property
     def title(self) -> str:
@@ -256,6 +272,15 @@ def report_period(contract: Contract, text: str) -> Period:
             f"--period: expected a month as YYYY-MM, such as 2012-04 (got {text!r})"
         ) from None
     return calendar_period(first, "month", zone)
+
+
+def quality_months(contract: Contract, period_text: str) -> list[Period]:
+    """The ``HISTORY_PERIODS`` months ending with the report's month, oldest first."""
+    zone = ZoneInfo(contract.client.time_zone)
+    months = [report_period(contract, period_text)]
+    while len(months) < HISTORY_PERIODS:
+        months.insert(0, calendar_period(months[0].start - timedelta(days=1), "month", zone))
+    return months
 
 
 def assemble(data: EvidenceInput) -> EvidenceReport:
@@ -296,6 +321,7 @@ def assemble(data: EvidenceInput) -> EvidenceReport:
         revised=tuple(r for r in data.revised if r.period_start < period.end),
         provenance=data.provenance,
         terms=explain(contract),
+        quality=tuple(_quality(data, zone)),
     )
 
 
@@ -464,6 +490,16 @@ def _indicators(
         yield IndicatorSummary(
             service, kpi, indicator, tuple(p.at for p in rows), tuple(p.value for p in rows)
         )
+
+
+def _quality(data: EvidenceInput, zone: ZoneInfo) -> Iterable[QualityRow]:
+    late: dict[str, int] = {}
+    for event in data.late:
+        label = calendar_period(event.event_time, "month", zone).label
+        late[label] = late.get(label, 0) + 1
+    for q in data.provenance.quality:
+        label = calendar_period(q.start, "month", zone).label
+        yield QualityRow(label, q, late.get(label, 0))
 
 
 def _overlaps(start: datetime, end: datetime | None, period: Period) -> bool:

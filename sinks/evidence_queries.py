@@ -18,6 +18,7 @@ from outcome_pulse.processors.data_quality import SourceQuality
 from outcome_pulse.processors.evidence import AlertRecord, RevisedRow
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.processors.measurements import IndicatorPoint, LateEvent, PeriodOutcome
+from outcome_pulse.processors.periods import Period
 from outcome_pulse.sinks import monitor_statements as m
 from outcome_pulse.sinks.pgerrors import translate
 
@@ -64,11 +65,12 @@ _TOTALS = """
     FROM pulse_events WHERE source = ANY(%s::text[])
 """
 _QUALITY = """
-    SELECT source, count(*), count(*) FILTER (WHERE priority IS NULL),
-           count(*) FILTER (WHERE assignee IS NULL)
+    SELECT source, date_trunc('month', event_time, %(zone)s), count(*),
+           count(*) FILTER (WHERE priority IS NULL), count(*) FILTER (WHERE assignee IS NULL)
     FROM pulse_events
-    WHERE source = ANY(%(sources)s::text[]) AND event_time >= %(lo)s AND event_time < %(hi)s
-    GROUP BY source
+    WHERE source = ANY(%(sources)s::text[])
+      AND event_time >= %(first)s AND event_time < %(hi)s
+    GROUP BY 1, 2
 """
 _POINTS = f"""
     SELECT {", ".join(m.POINT_COLUMNS)} FROM pulse_indicator_points
@@ -98,9 +100,12 @@ def read_evidence(
     sources: Sequence[str],
     window: tuple[datetime, datetime],
     items_from: Callable[[list[PeriodOutcome]], datetime],
+    months: Sequence[Period],
+    zone: str,
 ) -> StoredEvidence:
-    """The contract's rows for the report window ``[lo, hi)``, and the histories of every item
-    with an event in ``[items_from(outcomes), hi)``."""
+    """The contract's rows for the report window ``[lo, hi)``, the histories of every item with
+    an event in ``[items_from(outcomes), hi)``, and per source the completeness of its events in
+    each of ``months`` (months in ``zone``, consecutive)."""
     lo, hi = window
     names = list(sources)
     try:
@@ -125,14 +130,17 @@ def read_evidence(
                 )
             ]
             totals_row = conn.execute(_TOTALS, [names]).fetchone()
-            quality_rows = conn.execute(_QUALITY, window_args).fetchall()
+            quality_rows = conn.execute(
+                _QUALITY, {**window_args, "zone": zone, "first": months[0].start}
+            ).fetchall()
             conn.rollback()
     except psycopg.Error as exc:
         raise translate(exc, f"reading the evidence of contract {contract}") from exc
     assert totals_row is not None
-    counted = {row[0]: row for row in quality_rows}
+    counted = {(row[0], row[1]): row[2:] for row in quality_rows}
     quality = [
-        SourceQuality(s, lo, hi, *(int(v) for v in counted.get(s, (s, 0, 0, 0))[1:]))
+        SourceQuality(s, m.start, m.end, *(int(v) for v in counted.get((s, m.start), (0, 0, 0))))
+        for m in months
         for s in sorted(names)
     ]
     return StoredEvidence(

@@ -11,6 +11,7 @@ from outcome_pulse.processors.evidence import (
     EvidenceInput,
     Provenance,
     outcome_for_month,
+    quality_months,
     report_period,
 )
 from outcome_pulse.processors.item_misses import build_histories
@@ -41,7 +42,13 @@ def evidence_from_database(
         return start
 
     stored = read_evidence(
-        settings.dsn, contract.contract, sources, (month.start, month.end), items_from
+        settings.dsn,
+        contract.contract,
+        sources,
+        (month.start, month.end),
+        items_from,
+        quality_months(contract, period),
+        contract.client.time_zone,
     )
     try:
         dead, note = count_dead_letters(settings.bootstrap, settings.dead_letter_topic), ""

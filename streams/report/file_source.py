@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from outcome_pulse.processors.data_quality import source_quality
-from outcome_pulse.processors.evidence import AlertRecord, EvidenceInput, Provenance, report_period
+from outcome_pulse.processors.data_quality import monthly_quality
+from outcome_pulse.processors.evidence import (
+    AlertRecord,
+    EvidenceInput,
+    Provenance,
+    quality_months,
+    report_period,
+)
 from outcome_pulse.processors.item_misses import build_histories
 from outcome_pulse.sinks.schema import SCHEMA_VERSION
 from outcome_pulse.streams.drivers.backtest import BacktestResult, item_events
@@ -50,7 +56,9 @@ def evidence_from_backtest(result: BacktestResult, path: Path, period: str) -> E
         duplicates=result.duplicates,
         unmonitored=result.unmonitored,
         quality=tuple(
-            source_quality((e for e, _ in events), {s for s, _ in services}, month.start, month.end)
+            monthly_quality(
+                (e for e, _ in events), {s for s, _ in services}, quality_months(contract, period)
+            )
         ),
         alerts_note=note,
     )

@@ -181,3 +181,29 @@ def test_the_html_is_deterministic_and_carries_the_figures() -> None:
     assert 'data-field="period-credit">EUR 50.00<' in first
     assert "<svg" in first and "<script" not in first
     assert charts.kpi_history(report.kpis[0]) == charts.kpi_history(report.kpis[0])
+
+
+def test_quality_per_month_with_late_corrections() -> None:
+    from outcome_pulse.processors.data_quality import monthly_quality
+    from outcome_pulse.processors.evidence import quality_months
+    from outcome_pulse.processors.measurements import LateEvent
+
+    terms = contract()
+    months = quality_months(terms, "2024-03")
+    assert [m.label for m in (months[0], months[-1])] == ["2023-04", "2024-03"]
+    data = evidence_input(terms, history())
+    quality = tuple(monthly_quality((e for e, _ in history()), ["acme"], months))
+    late = LateEvent("acme-desk", "b-4", T0 + timedelta(hours=9), T0 + timedelta(hours=20), ())
+    report = assemble(
+        replace(data, late=[late], provenance=replace(data.provenance, quality=quality))
+    )
+    assert len(report.quality) == 12
+    (now,) = report.quality_now
+    assert (now.month, now.quality.events, now.quality.missing_priority, now.late_events) == (
+        "2024-03",
+        9,
+        6,
+        1,
+    )
+    assert all(q.quality.events == 0 and q.late_events == 0 for q in report.quality[:-1])
+    assert "Data quality over the last 12 months" in render_html(report)
