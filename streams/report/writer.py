@@ -10,13 +10,14 @@ from outcome_pulse.streams.report.html import render_html
 
 
 def write_report(data: EvidenceInput, directory: Path, *, pdf: bool = True) -> list[Path]:
-    """``<contract>-<YYYY-MM>.html`` and, with ``pdf``, its ``.pdf``; the paths written."""
+    """``<contract>/<YYYY-MM>.html`` (the path the client dashboard's evidence links point at,
+    ``dashboards/client.py``) and, with ``pdf``, its ``.pdf``; the paths written."""
     evidence = assemble(data)
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{evidence.contract.contract}-{evidence.period.label}"
-    html = directory / f"{stem}.html"
+    folder = directory / evidence.contract.contract
+    folder.mkdir(parents=True, exist_ok=True)
+    html = folder / f"{evidence.period.label}.html"
     html.write_text(render_html(evidence), encoding="utf-8")
     written = [html]
     if pdf:
-        written.append(print_pdf(html, directory / f"{stem}.pdf"))
+        written.append(print_pdf(html, folder / f"{evidence.period.label}.pdf"))
     return written
