@@ -11,6 +11,8 @@ resulting timeline:
   target is used up, and *breached* after that. These are spans of time, so a gauge read at any
   instant counts the items whose span contains it.
 
+Time counts on the calendar of the item's priority at the moment measured (a KPI may give
+P1/P2 a 24x7 calendar and P3/P4 office hours): a ``CalendarFor`` maps a priority to its calendar.
 The elapsed business time is non-decreasing, so each threshold is crossed at most once per
 priority segment; the crossing instant is found with ``BusinessCalendar.add_business_time``.
 As in ``ClockReading``, an item whose elapsed time equals its target is at risk, not breached.
@@ -20,6 +22,7 @@ each running span: that is the forecast counted by the ``breaches_forecast`` ind
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +40,13 @@ from outcome_pulse.processors.sla_clock import (
 
 _ZERO = timedelta(0)
 _TICK = timedelta(microseconds=1)
+
+CalendarFor = Callable[[str | None], BusinessCalendar]
+"""The calendar an item of a priority (None: no priority) counts its time on."""
+
+
+def _priority(value: object | None) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +116,11 @@ def _transitions(history: ItemHistory, kpi: TimeToTargetKpi) -> list[ClockTransi
 
 
 def read_open_clock(
-    history: ItemHistory, kpi: TimeToTargetKpi, calendar: BusinessCalendar, now: datetime
+    history: ItemHistory, kpi: TimeToTargetKpi, calendar_for: CalendarFor, now: datetime
 ) -> ClockReading | None:
     """The item's clock read at ``now`` if it is open then and has a target (else None)."""
-    priority = history.priorities.value_at(now)
-    policy = kpi.policy_for(None if priority is None else str(priority), calendar)
+    priority = _priority(history.priorities.value_at(now))
+    policy = kpi.policy_for(priority, calendar_for(priority))
     if policy is None:
         return None
     clock = SlaClock(policy, history.opened_at, frozenset(_transitions(history, kpi)))
@@ -128,41 +138,51 @@ def clock_timeline(history: ItemHistory, kpi: TimeToTargetKpi) -> ClockTimeline:
 
 
 def measure_clock(
-    history: ItemHistory, kpi: TimeToTargetKpi, calendar: BusinessCalendar
+    history: ItemHistory, kpi: TimeToTargetKpi, calendar_for: CalendarFor
 ) -> ItemClockMeasures:
     timeline = clock_timeline(history, kpi)
     if not timeline.episodes:
         return ItemClockMeasures()
-    elapsed = _Elapsed(timeline.spans, calendar)
+    elapsed_on: dict[int, _Elapsed] = {}
+
+    def on(priority: str | None) -> _Elapsed:
+        calendar = calendar_for(priority)
+        found = elapsed_on.get(id(calendar))
+        if found is None:
+            found = elapsed_on[id(calendar)] = _Elapsed(timeline.spans, calendar)
+        return found
+
     priorities = history.priorities
     resolutions = []
     for stop in timeline.stops:
-        priority = priorities.value_at(stop)
-        target = kpi.target_for(None if priority is None else str(priority))
+        priority = _priority(priorities.value_at(stop))
+        target = kpi.target_for(priority)
         if target is not None:
-            resolutions.append(
-                Resolution(
-                    stop, elapsed.at(stop), target, None if priority is None else str(priority)
-                )
-            )
+            resolutions.append(Resolution(stop, on(priority).at(stop), target, priority))
     measured: list[Span] = []
     past: list[Span] = []
     risk: list[Span] = []
     breached: list[Span] = []
     forecasts: list[tuple[Span, datetime]] = []
-    for span, before in zip(timeline.spans, elapsed.before, strict=True):
-        for start, end, priority in priorities.segments(span.start, span.end):
-            target = kpi.target_for(None if priority is None else str(priority))
+    for index, span in enumerate(timeline.spans):
+        for start, end, value in priorities.segments(span.start, span.end):
+            priority = _priority(value)
+            target = kpi.target_for(priority)
             if target is None or (end is not None and end <= start):
                 continue
+            elapsed = on(priority)
+            calendar = elapsed.calendar
+            before = elapsed.before[index]
             used = before + calendar.business_time_between(span.start, start)
             runs_out = calendar.add_business_time(start, max(target - used, _ZERO))
             forecasts.append((Span(start, end), runs_out))
     for episode in timeline.episodes:
-        for start, end, priority in priorities.segments(episode.start, episode.end):
-            target = kpi.target_for(None if priority is None else str(priority))
+        for start, end, value in priorities.segments(episode.start, episode.end):
+            priority = _priority(value)
+            target = kpi.target_for(priority)
             if target is None:
                 continue
+            elapsed = on(priority)
             measured.append(Span(start, end))
             risk_from = elapsed.reaches(target * kpi.at_risk_share)
             used_up = elapsed.reaches(target)

@@ -259,13 +259,24 @@ Trigger = Annotated[ClockTrigger, BeforeValidator(_trigger_shorthand)]
 
 
 class ClockSpec(_Model):
-    """Which events start, pause, resume, stop and reopen the clock of an item."""
+    """Which events start, pause, resume, stop, reopen and cancel the clock of an item.
+
+    ``cancel``: the item is called off (cancelled, a duplicate): its clock ends and measures
+    nothing (no resolution, not in the KPI's count). ``on_close`` is what a ``closed`` event
+    does to a clock still open when no trigger names ``closed``: ``stop`` (the default) measures
+    the item at its close, so an item closed without a resolution still answers for its time
+    (closing unresolved items cannot hide a breach); ``cancel`` leaves it out. An order's
+    ``cancelled`` event, when no trigger names it, always cancels: there is no delivery to
+    measure.
+    """
 
     start: Trigger
     stop: Trigger
     pause: Trigger | None = None
     resume: Trigger | None = None
     reopen: Trigger | None = None
+    cancel: Trigger | None = None
+    on_close: Literal["stop", "cancel"] = "stop"
     retroactive_start: bool = False
 
     @model_validator(mode="after")
@@ -302,6 +313,9 @@ class ClockSpec(_Model):
                 by_event.setdefault(lifecycle, []).append(action)
             for state in trigger.states:
                 by_state.setdefault(state, []).append(action)
+        closing = ClockAction.STOP if self.on_close == "stop" else ClockAction.CANCEL
+        by_event.setdefault(Lifecycle.CLOSED, [closing])
+        by_event.setdefault(Lifecycle.CANCELLED, [ClockAction.CANCEL])
         return (
             {key: tuple(actions) for key, actions in by_event.items()},
             {key: tuple(actions) for key, actions in by_state.items()},
@@ -429,12 +443,16 @@ class TimeToTargetKpi(KpiBase):
 
     ``targets`` are keyed by the items' priority values; ``default_target`` applies to other
     priorities (without it, items of other priorities are not measured). The target of an item
-    is the one of its latest priority.
+    is the one of its latest priority. ``calendars`` gives some priorities their own calendar
+    (``{P1: 24x7, P2: 24x7}``); the others count time on ``calendar``. Like the target, the
+    calendar is the one of the priority at the moment measured: at the stop for a resolution,
+    at each instant for the at-risk and breached spans.
     """
 
     kind: Literal["time_to_target"]
     clock: ClockSpec
     calendar: str = ALWAYS_NAME
+    calendars: dict[Text, str] = Field(default_factory=dict)
     targets: dict[Text, DurationText] = Field(min_length=1)
     default_target: DurationText | None = None
     at_risk_share: Share = 0.8
@@ -443,6 +461,12 @@ class TimeToTargetKpi(KpiBase):
         if priority is not None and priority in self.targets:
             return self.targets[priority]
         return self.default_target
+
+    def calendar_name(self, priority: str | None) -> str:
+        """The calendar an item of this priority counts its time on."""
+        if priority is not None and priority in self.calendars:
+            return self.calendars[priority]
+        return self.calendar
 
     def target_for(self, priority: str | None) -> timedelta | None:
         text = self.target_text(priority)
@@ -719,8 +743,9 @@ class Contract(_Model):
         built = {name: spec.to_calendar(zone, name) for name, spec in self.calendars.items()}
         return {ALWAYS_NAME: BusinessCalendar.always(zone, ALWAYS_NAME), **built}
 
-    def calendar_of(self, kpi: TimeToTargetKpi) -> BusinessCalendar:
-        return self.business_calendars.get(kpi.calendar, ALWAYS)
+    def calendar_of(self, kpi: TimeToTargetKpi, priority: str | None = None) -> BusinessCalendar:
+        """The calendar of ``kpi`` for items of ``priority`` (its own, or the KPI's)."""
+        return self.business_calendars.get(kpi.calendar_name(priority), ALWAYS)
 
     # -- cross-reference checks -----------------------------------------------------------------
 
@@ -768,20 +793,25 @@ class Contract(_Model):
             yield from self._threshold_problems(kpi, path, service)
 
     def _clock_problems(self, kpi: TimeToTargetKpi, path: str) -> Iterator[str]:
-        if kpi.calendar != ALWAYS_NAME and kpi.calendar not in self.calendars:
-            names = ", ".join([ALWAYS_NAME, *self.calendars])
-            yield f"{path}.calendar: unknown calendar {kpi.calendar!r}; expected one of: {names}"
-        if kpi.calendar != ALWAYS_NAME:
-            written = {f"targets.{_key(p)}": t for p, t in kpi.targets.items()}
-            if kpi.default_target is not None:
-                written["default_target"] = kpi.default_target
-            for where, text in written.items():
-                if counts_days(text):
-                    yield (
-                        f"{path}.{where}: {text!r} counts days, but a business day's length "
-                        f"depends on calendar {kpi.calendar!r}; expected business hours "
-                        "(e.g. 40h)"
-                    )
+        names = ", ".join([ALWAYS_NAME, *self.calendars])
+        named = {"calendar": kpi.calendar}
+        named.update({f"calendars.{_key(p)}": c for p, c in kpi.calendars.items()})
+        for where, name in named.items():
+            if name != ALWAYS_NAME and name not in self.calendars:
+                yield f"{path}.{where}: unknown calendar {name!r}; expected one of: {names}"
+        written: dict[str, tuple[str | None, str]] = {
+            f"targets.{_key(p)}": (p, t) for p, t in kpi.targets.items()
+        }
+        if kpi.default_target is not None:
+            written["default_target"] = (None, kpi.default_target)
+        for where, (priority, text) in written.items():
+            calendar = kpi.calendar_name(priority)
+            if calendar != ALWAYS_NAME and counts_days(text):
+                yield (
+                    f"{path}.{where}: {text!r} counts days, but a business day's length "
+                    f"depends on calendar {calendar!r}; expected business hours "
+                    "(e.g. 40h)"
+                )
 
     def _threshold_problems(self, kpi: ThresholdKpi, path: str, service: Service) -> Iterator[str]:
         try:
@@ -800,8 +830,6 @@ class Contract(_Model):
                 )
         elif kpi.clock_kpi is not None:
             yield f"{path}.clock_kpi: only the items_at_risk gauge uses a clock KPI"
-        if kpi.gauge == "overdue_backlog" and service.item_kind is not ItemKind.ORDER:
-            yield f"{path}.gauge: overdue_backlog needs due dates, which only orders have"
 
     def _commercial_problems(self, terms: Commercial) -> Iterator[str]:
         by_id = {kpi.id: kpi for kpi in self.kpis}
@@ -878,10 +906,6 @@ def _ratio_problems(kpi: RatioKpi, path: str, service: Service) -> Iterator[str]
             f"{path}.good.events: {', '.join(extra)} not among total.events; expected every "
             "good event to be counted in the total too"
         )
-    for side in ("good", "total"):
-        selector: EventSelectorSpec = getattr(kpi, side)
-        if selector.on_time is not None and service.item_kind is not ItemKind.ORDER:
-            yield f"{path}.{side}.on_time: needs due dates, which only orders have"
 
 
 # -- parsing -------------------------------------------------------------------------------------

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from outcome_pulse.processors.calendar import BusinessCalendar
 from outcome_pulse.processors.clock_measures import (
+    CalendarFor,
     ItemClockMeasures,
     measure_clock,
     read_open_clock,
@@ -376,13 +378,21 @@ class ContractEvaluation:
                 )
         return Delta(tuple(upserts), tuple(deletes)), finals
 
+    def calendar_for(self, kpi: TimeToTargetKpi) -> CalendarFor:
+        contract = self.contract
+
+        def calendar(priority: str | None) -> BusinessCalendar:
+            return contract.calendar_of(kpi, priority)
+
+        return calendar
+
     def clock_measures(self, kpi: TimeToTargetKpi, history: ItemHistory) -> ItemClockMeasures:
         key = (kpi.id, history.source, history.item_id)
         version = self._versions.get((history.source, history.item_id), 0)
         cached = self._clock_cache.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
-        measures = measure_clock(history, kpi, self.contract.calendar_of(kpi))
+        measures = measure_clock(history, kpi, self.calendar_for(kpi))
         self._clock_cache[key] = (version, measures)
         return measures
 
@@ -442,7 +452,9 @@ class _ServiceRun:
             grid,
             _count_in_slices(grid, step, (t for item in self.items for t in item.reassignments())),
         )
-        if self.group.service.item_kind is ItemKind.ORDER:
+        if self.group.service.item_kind is ItemKind.ORDER or any(
+            item.due_dates.at for item in self.items
+        ):
             yield from self._series(
                 SERVICE_WIDE, "overdue_backlog", grid, _count_spans(grid, self._overdue_spans(None))
             )
@@ -659,7 +671,7 @@ class _ServiceRun:
         for kpi in self.kpis():
             if not isinstance(kpi, TimeToTargetKpi):
                 continue
-            calendar = self.contract.calendar_of(kpi)
+            calendar = self.ev.calendar_for(kpi)
             for item in self.items:
                 spans = self.ev.clock_measures(kpi, item).measured_open
                 if not spans or spans[-1].end is not None:

@@ -12,6 +12,10 @@ start):
 
     not_started --start--> running --pause--> paused --resume--> running
     running|paused --stop--> stopped --reopen--> running
+    running|paused --cancel--> cancelled --reopen--> running
+
+A cancelled clock ends like a stopped one but measures nothing: no outcome, no resolution (an
+item called off, a duplicate). Its time before the cancel still counted while it was open.
 
 Stopped-then-reopened items keep the time they had: the time between stop and reopen does not
 count. With ``retroactive_start`` the first start counts from the item's opening time when the
@@ -40,6 +44,7 @@ class ClockAction(StrEnum):
     RESUME = "resume"
     STOP = "stop"
     REOPEN = "reopen"
+    CANCEL = "cancel"
 
 
 # Tie-break between transitions at the same instant with the same sequence number: an item
@@ -50,6 +55,7 @@ _TIE_RANK = {
     ClockAction.RESUME: 2,
     ClockAction.PAUSE: 3,
     ClockAction.STOP: 4,
+    ClockAction.CANCEL: 5,
 }
 
 
@@ -58,6 +64,7 @@ class ClockStatus(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
     STOPPED = "stopped"
+    CANCELLED = "cancelled"
 
 
 class ClockOutcome(StrEnum):
@@ -138,7 +145,15 @@ def fold_transitions(
             status, stopped_at, paused_at = ClockStatus.STOPPED, at, None
             stops.append(at)
             episodes.append(RunningSpan(_set(open_from), at))
-        elif action is ClockAction.REOPEN and status is ClockStatus.STOPPED:
+        elif action is ClockAction.CANCEL and status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
+            if status is ClockStatus.RUNNING:
+                spans.append(RunningSpan(_set(run_from), at))
+            status, paused_at = ClockStatus.CANCELLED, None
+            episodes.append(RunningSpan(_set(open_from), at))
+        elif action is ClockAction.REOPEN and status in (
+            ClockStatus.STOPPED,
+            ClockStatus.CANCELLED,
+        ):
             status, run_from, stopped_at, open_from = ClockStatus.RUNNING, at, None, at
     if status is ClockStatus.RUNNING:
         spans.append(RunningSpan(_set(run_from)))

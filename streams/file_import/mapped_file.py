@@ -5,12 +5,17 @@ reads the whole file (streaming, one record at a time), turns each record into e
 ``outcome_pulse.streams.file_import.record_events``, and returns every event sorted by event time
 together with every record it could not use. Nothing is dropped silently; the accounting is exact:
 
-* long layout: ``records_read == len(events) + len(dead_letters)``;
-* wide layout: ``records_read == rows_with_events + len(dead_letters)``.
+* ``records_read == rows_with_events + len(dead_letters)``;
+* long layout: ``len(events) == rows_with_events + opening_events`` (the created events added
+  by ``first_event``/``opened_at``, see ``outcome_pulse.streams.file_import.item_openings``);
+* wide layout: a milestone an earlier row already gave the item (a case log repeating the case's
+  columns on every row) is counted in ``repeated_milestones``, not repeated; a row giving a
+  different date for it is a ``conflicting_milestone`` dead letter.
 
-Sorting needs the full file, and so does ``first_event``: an item's earliest event is only known
-once every row has been read, so the events are held in memory (dead letters keep their raw
-bytes, accepted records do not).
+Events are sorted by (event time, sequence): the file's order within an instant, or the
+``tie_break`` column's. Sorting needs the full file, and so does ``first_event``: an item's
+earliest event is only known once every row has been read, so the events are held in memory
+(dead letters keep their raw bytes, accepted records do not).
 """
 
 from __future__ import annotations
@@ -26,9 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from outcome_pulse.processors.errors import ConfigError, InvalidRecord
-from outcome_pulse.processors.lifecycle import Lifecycle, event_type
-from outcome_pulse.streams.file_import.mapping import LongRecordMapping, RecordMapping
-from outcome_pulse.streams.file_import.record_events import RejectReason, record_events_for
+from outcome_pulse.streams.file_import.item_openings import add_opening_events
+from outcome_pulse.streams.file_import.mapping import (
+    LongRecordMapping,
+    RecordMapping,
+    WideRecordMapping,
+)
+from outcome_pulse.streams.file_import.record_events import (
+    RecordEvents,
+    RejectReason,
+    record_events_for,
+)
 from outcome_pulse.streams.file_import.sources import (
     SourceRecord,
     read_csv,
@@ -67,6 +80,8 @@ class MappedFile:
     records_read: int = 0
     rows_with_events: int = 0
     absent_milestones: int = 0
+    repeated_milestones: int = 0
+    opening_events: int = 0
 
     def reasons(self) -> Counter[str]:
         """Dead letters counted by reason code."""
@@ -86,16 +101,19 @@ def map_file(
 ) -> MappedFile:
     """Read ``path`` with ``mapping``; return its events sorted by event time, and dead letters.
 
-    Ties in event time keep file order (the sort is stable and records are read in order).
-    ``limit`` stops after that many records. Raises ``ConfigError`` when the file cannot be
-    read or lacks a column the mapping names; bad *records* never raise, they are dead letters.
+    Ties in event time keep file order, or the ``tie_break`` column's order (events sort by
+    time, then sequence). ``limit`` stops after that many records. Raises ``ConfigError`` when
+    the file cannot be read or lacks a column the mapping names; bad *records* never raise,
+    they are dead letters.
     """
     path = Path(path)
     with _collector_paused():
-        result = _map_records(path, mapping, limit, progress, progress_every)
-    result.events.sort(key=_event_time)
-    if isinstance(mapping, LongRecordMapping) and mapping.first_event is not None:
-        _mark_first_events(result.events, mapping.first_event)
+        result, opened = _map_records(path, mapping, limit, progress, progress_every)
+    result.events.sort(key=_event_order)
+    if isinstance(mapping, LongRecordMapping) and mapping.opening is not None:
+        before = len(result.events)
+        result.events = add_opening_events(result.events, mapping.opening, opened)
+        result.opening_events = len(result.events) - before
     return result
 
 
@@ -105,10 +123,15 @@ def _map_records(
     limit: int | None,
     progress: ProgressCallback | None,
     progress_every: int,
-) -> MappedFile:
-    """One pass over the file: each record becomes its events or one dead letter."""
+) -> tuple[MappedFile, dict[str, tuple[datetime, int]]]:
+    """One pass over the file: each record becomes its events or one dead letter.
+
+    Also returns, per item, the earliest ``opened_at`` value of its rows and that row's line.
+    """
     result = MappedFile(path=path)
     to_events = record_events_for(mapping)
+    milestones = _MilestonesSeen() if isinstance(mapping, WideRecordMapping) else None
+    opened: dict[str, tuple[datetime, int]] = {}
     origin_file = str(path)
     for record in _records(path, mapping, limit):
         result.records_read += 1
@@ -118,18 +141,64 @@ def _map_records(
             if record.fields is None:
                 raise InvalidRecord(RejectReason.MALFORMED_RECORD, record.error or "unreadable")
             mapped = to_events.events(record.line, record.fields)
+            if milestones is not None:
+                mapped = milestones.new_only(mapped)
         except InvalidRecord as exc:
-            origin = {"file": origin_file, "line": record.line}
+            origin = {"file": origin_file, "line": record.file_line}
             result.dead_letters.append(
-                RejectedRecord(record.line, str(exc.reason), exc.detail, record.raw, origin)
+                RejectedRecord(record.file_line, str(exc.reason), exc.detail, record.raw, origin)
             )
             continue
         result.events.extend(mapped.events)
         result.rows_with_events += 1
         result.absent_milestones += mapped.absent_milestones
+        if milestones is not None:
+            result.repeated_milestones = milestones.repeated
+        if mapped.opened_at is not None and mapped.events:
+            item = mapped.events[0].subject
+            known = opened.get(item)
+            if known is None or mapped.opened_at < known[0]:
+                opened[item] = (mapped.opened_at, record.line)
     if progress is not None:
         progress(result.records_read)
-    return result
+    return result, opened
+
+
+class _MilestonesSeen:
+    """The milestones each item already has, so a row repeating one adds nothing.
+
+    A case log writes the case's columns (opened, deadline, closed dates) on every row of the
+    case: without this every row would add the case's milestones again.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], tuple[datetime, str]] = {}
+        self.repeated = 0
+
+    def new_only(self, mapped: RecordEvents) -> RecordEvents:
+        fresh: list[EventEnvelope] = []
+        repeats = 0
+        for envelope in mapped.events:
+            key = (envelope.subject, envelope.type + "|" + str(envelope.data.state))
+            known = self._seen.get(key)
+            if known is None:
+                fresh.append(envelope)
+            elif known[0] == envelope.time:
+                repeats += 1
+            else:
+                raise InvalidRecord(
+                    RejectReason.CONFLICTING_MILESTONE,
+                    f"milestone {envelope.data.state!r} of item {envelope.subject!r} is "
+                    f"{envelope.time.isoformat()} here but {known[0].isoformat()} on an earlier "
+                    f"row (event {known[1]}); one date per milestone and item",
+                )
+        for envelope in fresh:
+            self._seen[(envelope.subject, envelope.type + "|" + str(envelope.data.state))] = (
+                envelope.time,
+                envelope.id,
+            )
+        self.repeated += repeats
+        return RecordEvents(fresh, mapped.absent_milestones, mapped.opened_at)
 
 
 @contextmanager
@@ -150,22 +219,8 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _event_time(envelope: EventEnvelope) -> datetime:
-    return envelope.time
-
-
-def _mark_first_events(events: list[EventEnvelope], first: Lifecycle) -> None:
-    """Turn each item's earliest event (events are sorted) into its ``first`` event.
-
-    The event keeps its id, time and data (its state stays what the row said). The new type
-    needs no data field the original did not already validate, so no re-validation is needed.
-    """
-    seen: set[str] = set()
-    for i, envelope in enumerate(events):
-        if envelope.subject in seen:
-            continue
-        seen.add(envelope.subject)
-        events[i] = envelope.model_copy(update={"type": event_type(envelope.kind, first)})
+def _event_order(envelope: EventEnvelope) -> tuple[datetime, int]:
+    return envelope.time, envelope.sequence
 
 
 def _records(path: Path, mapping: RecordMapping, limit: int | None) -> Iterator[SourceRecord]:

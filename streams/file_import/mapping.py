@@ -10,7 +10,22 @@ events. Two layouts cover the exports we meet:
   exports rarely carry an explicit "created" row.
 * ``wide``: one row per item, with a date column per milestone (an order list with "PO sent" and
   "delivered" dates). Each filled-in ``milestones`` cell is one event; cells holding a declared
-  placeholder (``missing``) are absent, not errors.
+  placeholder (``missing``) are absent, not errors. A case log that repeats the item's columns on
+  one row per event is read the same way: a milestone already seen for the item is not repeated.
+
+What real ITSM exports (ServiceNow, Jira, Zendesk, Remedy) need, in both layouts:
+
+* ``missing``: placeholders (``?``, ``NULL``, ``(empty)``) that mean "no value" in any column;
+* ``values`` on ``priority`` and on any attribute: translate the export's words into the
+  contract's (``"1 - Critical": P1``); ``others: reject`` dead-letters a value not listed;
+* ``due``: a per-item deadline column, for every item kind (becomes ``data.due_at``);
+* ``tie_break``: an integer column (an update counter such as ``sys_mod_count``) ordering rows
+  of one instant, so replay follows the export's order of changes, not the file's;
+* long layout only, ``opened_at``: the item's creation time from its own column. Every item then
+  gets a ``created`` event at that time, before its rows, and each row keeps its own event.
+  Without it, ``first_event: created`` opens each item at its earliest row: a row that is a plain
+  ``state_changed`` becomes the created event (carrying its state), any other row (already
+  "Resolved", say) keeps its event and a created event is added at the same instant before it.
 
 Built-in mappings for the three reference logs live in ``streams/file_import/mappings/<name>.yaml``.
 ``load_mapping`` reads either; every problem raises ``ConfigError`` naming the file, the field
@@ -28,6 +43,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -95,6 +111,31 @@ class ColumnRef(_Section):
     column: ColumnName
 
 
+class ValueColumn(ColumnRef):
+    """A column whose values may be translated: ``values`` maps the export's words to the
+    contract's (``"1 - Critical": P1``). A value not listed is kept as written, or, with
+    ``others: reject``, dead-lettered as ``unknown_value`` (a typo in the map is then seen)."""
+
+    values: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+        default_factory=dict
+    )
+    others: Literal["keep", "reject"] = "keep"
+
+    @model_validator(mode="after")
+    def _reject_needs_values(self) -> ValueColumn:
+        if self.others == "reject" and not self.values:
+            raise ValueError("others: reject needs values (the list of accepted values)")
+        return self
+
+
+def _column_shorthand(value: Any) -> Any:
+    """``team: assignment_group`` means ``team: {column: assignment_group}``."""
+    return {"column": value} if isinstance(value, str) else value
+
+
+AttributeColumn = Annotated[ValueColumn, BeforeValidator(_column_shorthand)]
+
+
 class AssigneeColumn(ColumnRef):
     """The assignee column; ``lifecycles`` limits it to some events (default: every event).
 
@@ -133,7 +174,8 @@ class TimeColumn(_Section):
 
 
 class DueColumn(TimeColumn):
-    """The promised date of an order (becomes ``data.due_at``); placeholders mean no due date."""
+    """An item's deadline (becomes ``data.due_at``), for any item kind; an empty cell or one of
+    the placeholders means no due date."""
 
     missing: list[str] = Field(default_factory=list)
 
@@ -178,9 +220,14 @@ class RecordMapping(_Section):
     format: Literal["csv", "jsonl"] | None = None
     csv: CsvOptions = CsvOptions()
     item_id: ColumnRef
-    priority: ColumnRef | None = None
+    priority: ValueColumn | None = None
     assignee: AssigneeColumn | None = None
-    attributes: dict[AttributeName, ColumnName] = Field(default_factory=dict, max_length=64)
+    attributes: dict[AttributeName, AttributeColumn] = Field(default_factory=dict, max_length=64)
+    missing: list[Annotated[str, StringConstraints(max_length=256)]] = Field(
+        default_factory=list, max_length=64
+    )
+    due: DueColumn | None = None
+    tie_break: ColumnRef | None = None
 
     def emitted_lifecycles(self) -> dict[str, Lifecycle]:
         """The lifecycles this mapping can put on an event, keyed by the field path naming it."""
@@ -201,8 +248,17 @@ class RecordMapping(_Section):
             cols["priority.column"] = self.priority.column
         if self.assignee:
             cols["assignee.column"] = self.assignee.column
-        cols.update({f"attributes.{name}": col for name, col in self.attributes.items()})
+        cols.update({f"attributes.{name}": col.column for name, col in self.attributes.items()})
+        if self.due is not None:
+            cols["due.column"] = self.due.column
+        if self.tie_break is not None:
+            cols["tie_break.column"] = self.tie_break.column
         return cols
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """Cell values that mean "no value" in every column (stripped; always the empty one)."""
+        return frozenset(v.strip() for v in self.missing) | {""}
 
     def assignee_on(self, lifecycle: Lifecycle) -> bool:
         if self.assignee is None:
@@ -244,6 +300,14 @@ class LongRecordMapping(RecordMapping):
     timestamp: TimeColumn
     state: StateColumn
     first_event: Lifecycle | None = None
+    opened_at: TimeColumn | None = None
+
+    @property
+    def opening(self) -> Lifecycle | None:
+        """The lifecycle each item is opened with (``opened_at`` implies the kind's opening)."""
+        if self.first_event is not None:
+            return self.first_event
+        return OPENING_LIFECYCLE[self.item_kind] if self.opened_at is not None else None
 
     def emitted_lifecycles(self) -> dict[str, Lifecycle]:
         found = {field_path(("state", "events", v)): lc for v, lc in self.state.events.items()}
@@ -257,6 +321,8 @@ class LongRecordMapping(RecordMapping):
         cols = super().columns()
         cols["timestamp.column"] = self.timestamp.column
         cols["state.column"] = self.state.column
+        if self.opened_at is not None:
+            cols["opened_at.column"] = self.opened_at.column
         return cols
 
     def _problems(self) -> list[str]:
@@ -275,7 +341,6 @@ class WideRecordMapping(RecordMapping):
 
     layout: Literal["wide"]
     milestones: list[Milestone] = Field(min_length=1, max_length=MAX_MILESTONES)
-    due: DueColumn | None = None
 
     def emitted_lifecycles(self) -> dict[str, Lifecycle]:
         return {f"milestones[{i}].lifecycle": m.lifecycle for i, m in enumerate(self.milestones)}
@@ -284,15 +349,7 @@ class WideRecordMapping(RecordMapping):
         cols = super().columns()
         for i, milestone in enumerate(self.milestones):
             cols[f"milestones[{i}].column"] = milestone.column
-        if self.due is not None:
-            cols["due.column"] = self.due.column
         return cols
-
-    def _problems(self) -> list[str]:
-        problems = super()._problems()
-        if self.due is not None and self.item_kind is not ItemKind.ORDER:
-            problems.append(f"due: only orders have a due date, not {_a(self.item_kind.value)}")
-        return problems
 
 
 _LAYOUTS: dict[str, type[RecordMapping]] = {

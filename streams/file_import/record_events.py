@@ -9,7 +9,13 @@ small and fixed) and the detail names the column and value at fault.
 
 Event ids are ``uuid5(EVENT_NAMESPACE, "<source>:<line>:<k>")`` and sequences
 ``line * MAX_MILESTONES + k`` (k: the milestone index, 0 in the long layout), so replaying a
-file again produces the same ids (downstream deduplicates on them) and the same order.
+file again produces the same ids (downstream deduplicates on them) and the same order. With a
+``tie_break`` column the sequence is ``tie * 2**36 + line * MAX_MILESTONES + k``: rows of one
+instant are ordered by the export's update counter first. ``line`` is the record's number (1 =
+the first record under the CSV header); the dead letter's origin names the file's own line.
+
+Placeholders (``missing``) are read as empty cells before anything else looks at a row, and
+value maps (``priority.values``, ``attributes.<name>.values``) translate what remains.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from outcome_pulse.streams.file_import.mapping import (
     LongRecordMapping,
     RecordMapping,
     TimeColumn,
+    ValueColumn,
     WideRecordMapping,
 )
 from outcome_pulse.streams.file_import.timestamps import TimestampParser
@@ -51,6 +58,14 @@ class RejectReason(StrEnum):
     MALFORMED_RECORD = "malformed_record"
     INVALID_EVENT = "invalid_event"
     NO_EVENTS = "no_events"
+    UNKNOWN_VALUE = "unknown_value"
+    BAD_TIE_BREAK = "bad_tie_break"
+    CONFLICTING_MILESTONE = "conflicting_milestone"
+
+
+# A tie-break value shifts the sequence left of ``line * MAX_MILESTONES + k`` (lines < 2**32).
+_TIE_SHIFT = 36
+MAX_TIE_BREAK = 2**26 - 1
 
 
 def event_id(source: str, line: int, k: int) -> str:
@@ -63,16 +78,19 @@ def event_id(source: str, line: int, k: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def event_sequence(line: int, k: int) -> int:
-    return line * MAX_MILESTONES + k
+def event_sequence(line: int, k: int, tie: int | None = None) -> int:
+    base = line * MAX_MILESTONES + k
+    return base if tie is None else (tie << _TIE_SHIFT) + base
 
 
 @dataclass(frozen=True, slots=True)
 class RecordEvents:
-    """The events of one record, and how many of its milestones were absent (wide layout)."""
+    """The events of one record, how many of its milestones were absent (wide layout), and the
+    item's creation time when the mapping has an ``opened_at`` column holding one."""
 
     events: list[EventEnvelope]
     absent_milestones: int = 0
+    opened_at: datetime | None = None
 
 
 class _RecordEventsBase:
@@ -81,6 +99,45 @@ class _RecordEventsBase:
     def __init__(self, mapping: RecordMapping) -> None:
         self._mapping = mapping
         self._kind: ItemKind = mapping.item_kind
+        self._placeholders = mapping.placeholders - {""}
+        due = mapping.due
+        self._due = None if due is None else (due, _parser(due), frozenset(due.missing))
+        self._tie: int | None = None
+
+    def _clean(self, fields: dict[str, str]) -> dict[str, str]:
+        """``fields`` with every placeholder cell read as empty."""
+        if not self._placeholders:
+            return fields
+        holders = self._placeholders
+        return {k: ("" if v.strip() in holders else v) for k, v in fields.items()}
+
+    def _tie_break(self, fields: dict[str, str]) -> int | None:
+        spec = self._mapping.tie_break
+        if spec is None:
+            return None
+        text = fields.get(spec.column, "").strip()
+        if not text:
+            return 0  # no counter: before every counted change of the same instant
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if not 0 <= value <= MAX_TIE_BREAK:
+            raise InvalidRecord(
+                RejectReason.BAD_TIE_BREAK,
+                f"tie_break column {spec.column!r}: expected a whole number from 0 to "
+                f"{MAX_TIE_BREAK} (an update counter), got {text!r}",
+            )
+        return value
+
+    def _due_at(self, fields: dict[str, str]) -> datetime | None:
+        if self._due is None:
+            return None
+        spec, parser, missing = self._due
+        text = fields.get(spec.column, "").strip()
+        if not text or text in missing:
+            return None
+        return _parse(parser, text, "due", spec.column)
 
     def _item_id(self, fields: dict[str, str]) -> str:
         column = self._mapping.item_id.column
@@ -91,13 +148,16 @@ class _RecordEventsBase:
 
     def _data(self, fields: dict[str, str], lifecycle: Lifecycle) -> dict[str, Any]:
         mapping = self._mapping
+        attributes: dict[str, str] = {}
+        for name, spec in mapping.attributes.items():
+            value = _mapped(fields, spec, f"attributes.{name}")
+            if value:
+                attributes[name] = value
         data: dict[str, Any] = {
-            "priority": _value(fields, mapping.priority.column if mapping.priority else None),
-            "attributes": {
-                name: value
-                for name, column in mapping.attributes.items()
-                if (value := fields.get(column, "").strip())
-            },
+            "priority": None
+            if mapping.priority is None
+            else _mapped(fields, mapping.priority, "priority"),
+            "attributes": attributes,
         }
         if mapping.assignee is not None and mapping.assignee_on(lifecycle):
             data["assignee"] = _value(fields, mapping.assignee.column)
@@ -127,7 +187,7 @@ class _RecordEventsBase:
                 lifecycle=lifecycle,
                 time=time,
                 item_id=item_id,
-                sequence=event_sequence(line, k),
+                sequence=event_sequence(line, k, self._tie),
                 **data,
             )
         except ValidationError as exc:
@@ -141,10 +201,19 @@ class LongRecordEvents(_RecordEventsBase):
         super().__init__(mapping)
         self._long = mapping
         self._time = _parser(mapping.timestamp)
+        opened = mapping.opened_at
+        self._opened = None if opened is None else (opened, _parser(opened))
 
     def events(self, line: int, fields: dict[str, str]) -> RecordEvents:
+        fields = self._clean(fields)
         item_id = self._item_id(fields)
+        self._tie = self._tie_break(fields)
         time = _required_time(fields, "timestamp", self._long.timestamp, self._time)
+        opened_at = None
+        if self._opened is not None:
+            spec, parser = self._opened
+            text = fields.get(spec.column, "").strip()
+            opened_at = _parse(parser, text, "opened_at", spec.column) if text else None
         state_spec = self._long.state
         state = fields.get(state_spec.column, "").strip()
         lifecycle = state_spec.lifecycle_of(state)
@@ -156,10 +225,11 @@ class LongRecordEvents(_RecordEventsBase):
             )
         data = self._data(fields, lifecycle)
         data["state"] = state or None
+        data["due_at"] = self._due_at(fields)
         envelope = self._envelope(
             line=line, k=0, item_id=item_id, lifecycle=lifecycle, time=time, data=data
         )
-        return RecordEvents([envelope])
+        return RecordEvents([envelope], opened_at=opened_at)
 
 
 class WideRecordEvents(_RecordEventsBase):
@@ -169,11 +239,11 @@ class WideRecordEvents(_RecordEventsBase):
         super().__init__(mapping)
         self._wide = mapping
         self._milestones = [(m, _parser(m), frozenset(m.missing)) for m in mapping.milestones]
-        due = mapping.due
-        self._due = None if due is None else (due, _parser(due), frozenset(due.missing))
 
     def events(self, line: int, fields: dict[str, str]) -> RecordEvents:
+        fields = self._clean(fields)
         item_id = self._item_id(fields)
+        self._tie = self._tie_break(fields)
         due_at = self._due_at(fields)
         dated: list[tuple[int, Lifecycle, str, datetime]] = []
         absent = 0
@@ -200,15 +270,6 @@ class WideRecordEvents(_RecordEventsBase):
             )
         return RecordEvents(envelopes, absent)
 
-    def _due_at(self, fields: dict[str, str]) -> datetime | None:
-        if self._due is None:
-            return None
-        spec, parser, missing = self._due
-        text = fields.get(spec.column, "").strip()
-        if not text or text in missing:
-            return None
-        return _parse(parser, text, "due", spec.column)
-
 
 def record_events_for(mapping: RecordMapping) -> LongRecordEvents | WideRecordEvents:
     if isinstance(mapping, LongRecordMapping):
@@ -225,6 +286,26 @@ def _value(fields: dict[str, str], column: str | None) -> str | None:
     if column is None:
         return None
     return fields.get(column, "").strip() or None
+
+
+def _mapped(fields: dict[str, str], spec: ValueColumn, where: str) -> str | None:
+    """The column's value translated by its value map (None: empty)."""
+    value = fields.get(spec.column, "").strip()
+    if not value:
+        return None
+    if not spec.values:
+        return value
+    mapped = spec.values.get(value)
+    if mapped is not None:
+        return mapped
+    if spec.others == "reject":
+        listed = ", ".join(repr(v) for v in list(spec.values)[:10])
+        raise InvalidRecord(
+            RejectReason.UNKNOWN_VALUE,
+            f"{where} ({spec.column!r}): {value!r} is not in {where}.values ({listed}) "
+            "and others is reject",
+        )
+    return value
 
 
 def _parser(spec: TimeColumn | DueColumn) -> TimestampParser:

@@ -34,12 +34,20 @@ class SourceRecord:
     spans several lines); for JSON-lines the physical line number. Blank lines are skipped but
     keep their number, so ``line`` always points back into the file.
     ``fields`` is None exactly when ``error`` says why the record could not be read.
+    ``file_line`` is the file's own line number where the record starts (the header counted, so
+    what an editor shows); dead letters and error messages name it. ``line`` stays the record's
+    number because event ids are derived from it.
     """
 
     line: int
     fields: dict[str, str] | None
     raw: bytes
     error: str | None = None
+    file_line: int = 0
+
+    def __post_init__(self) -> None:
+        if self.file_line == 0:
+            object.__setattr__(self, "file_line", self.line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +124,7 @@ def read_csv(path: Path, dialect: CsvDialect = CsvDialect()) -> Iterator[SourceR
         )
         header: list[str] | None = None
         number = 0
+        lines_before = 0  # physical lines of the records before this one
         while True:
             try:
                 row = next(rows)
@@ -123,8 +132,12 @@ def read_csv(path: Path, dialect: CsvDialect = CsvDialect()) -> Iterator[SourceR
                 return
             except csv.Error as exc:
                 number += 1
-                yield _unreadable(number, _take(taken), codec, f"not valid CSV: {exc}")
+                at = lines_before + 1
+                lines_before += len(taken)
+                yield _unreadable(number, _take(taken), codec, f"not valid CSV: {exc}", at)
                 continue
+            at = lines_before + 1
+            lines_before += len(taken)
             record_text = _take(taken)
             if header is None:
                 header = unique_column_names(row)
@@ -132,7 +145,7 @@ def read_csv(path: Path, dialect: CsvDialect = CsvDialect()) -> Iterator[SourceR
             number += 1
             if not row:
                 continue
-            yield _csv_record(number, header, row, record_text, codec, dialect.encoding)
+            yield _csv_record(number, header, row, record_text, codec, dialect.encoding, at)
 
 
 def _take(taken: list[str]) -> str:
@@ -141,20 +154,26 @@ def _take(taken: list[str]) -> str:
     return text
 
 
-def _unreadable(number: int, text: str, codec: str, error: str) -> SourceRecord:
-    return SourceRecord(number, None, text.encode(codec, "surrogateescape"), error)
+def _unreadable(number: int, text: str, codec: str, error: str, at: int) -> SourceRecord:
+    return SourceRecord(number, None, text.encode(codec, "surrogateescape"), error, at)
 
 
 def _csv_record(
-    number: int, header: list[str], row: list[str], text: str, codec: str, encoding: str
+    number: int,
+    header: list[str],
+    row: list[str],
+    text: str,
+    codec: str,
+    encoding: str,
+    at: int,
 ) -> SourceRecord:
     raw = text.encode(codec, "surrogateescape")
     if _UNDECODABLE.search(text):
-        return SourceRecord(number, None, raw, f"bytes that are not valid {encoding}")
+        return SourceRecord(number, None, raw, f"bytes that are not valid {encoding}", at)
     if len(row) != len(header):
         error = f"{len(row)} columns where the header has {len(header)}"
-        return SourceRecord(number, None, raw, error)
-    return SourceRecord(number, dict(zip(header, row, strict=True)), raw)
+        return SourceRecord(number, None, raw, error, at)
+    return SourceRecord(number, dict(zip(header, row, strict=True)), raw, None, at)
 
 
 def read_jsonl(path: Path) -> Iterator[SourceRecord]:

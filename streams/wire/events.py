@@ -64,13 +64,20 @@ def _as_utc(value: datetime) -> datetime:
 
 
 class WorkItemData(BaseModel):
-    """What an incident or ticket looks like after the event."""
+    """What an incident or ticket looks like after the event; ``due_at`` is its deadline, when
+    the export carries one per item (a case's resolve-by date)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     state: Text | None = None
     priority: Text | None = None
     assignee: Text | None = None
+    due_at: AwareDatetime | None = None
     attributes: dict[Text, AttrValue] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("due_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _as_utc(value)
 
 
 class OrderData(BaseModel):
@@ -164,7 +171,7 @@ class EventEnvelope(BaseModel):
             state=data.state,
             priority=data.priority,
             assignee=getattr(data, "assignee", None),
-            due_at=getattr(data, "due_at", None),
+            due_at=data.due_at,
             attributes=dict(data.attributes),
         )
 

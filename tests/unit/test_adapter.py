@@ -135,34 +135,55 @@ def test_events_are_sorted_by_event_time_and_ties_keep_file_order(tmp_path: Path
     assert all(e.time.tzinfo is UTC for e in result.events)
 
 
-def test_each_items_earliest_row_becomes_its_created_event_keeping_its_state(
+def test_each_item_is_opened_at_its_earliest_row_which_keeps_its_own_event(
     tmp_path: Path,
 ) -> None:
     rows = [
         row("A", "2012-05-02T11:00:00+00:00", "Taken"),
         row("A", "2012-05-02T10:00:00+00:00", "Waiting"),  # earliest of A, not first in file
-        row("B", "2012-05-03T10:00:00+00:00", "Done"),
+        row("B", "2012-05-03T10:00:00+00:00", "Done"),  # exported already resolved
         row("B", "2012-05-03T10:00:00+00:00", "Closed"),  # tie: the earlier line wins
+        row("C", "2012-05-04T10:00:00+00:00", "New"),  # a plain state change: it is the opening
+        row("C", "2012-05-04T11:00:00+00:00", "Done"),
     ]
     result = map_file(write_csv(tmp_path, rows), mapping(LONG))
 
     lifecycles = [(e.subject, e.lifecycle, e.data.state) for e in result.events]
     assert lifecycles == [
-        ("A", Lifecycle.CREATED, "Waiting"),
+        ("A", Lifecycle.CREATED, None),
+        ("A", Lifecycle.PAUSED, "Waiting"),
         ("A", Lifecycle.ASSIGNED, "Taken"),
-        ("B", Lifecycle.CREATED, "Done"),
+        ("B", Lifecycle.CREATED, None),
+        ("B", Lifecycle.RESOLVED, "Done"),  # before the fix this row became `created`
         ("B", Lifecycle.CLOSED, "Closed"),
+        ("C", Lifecycle.CREATED, "New"),
+        ("C", Lifecycle.RESOLVED, "Done"),
     ]
+    created = [e for e in result.events if e.lifecycle is Lifecycle.CREATED]
+    assert [(e.time, e.data.priority) for e in created[:2]] == [
+        (result.events[1].time, "P2"),
+        (result.events[4].time, "P2"),
+    ]
+    assert result.opening_events == 2
+    assert len(result.events) == result.rows_with_events + result.opening_events
+    again = map_file(write_csv(tmp_path, rows), mapping(LONG))
+    assert [e.id for e in again.events] == [e.id for e in result.events]
+    assert len({e.id for e in result.events}) == len(result.events)
 
 
 def test_event_data_carries_state_priority_assignee_and_attributes(tmp_path: Path) -> None:
     rows = [row(" INC-7 ", status="Taken", prio="P1", who="bob", team=""), row("INC-7")]
     events = map_file(write_csv(tmp_path, rows), mapping(LONG)).events
-    first = events[0]
-    assert (first.subject, first.type) == ("INC-7", "pulse.incident.created")
+    opening, first = events[0], events[1]
+    assert (opening.subject, opening.type, opening.data.priority) == (
+        "INC-7",
+        "pulse.incident.created",
+        "P1",
+    )
+    assert (first.subject, first.type) == ("INC-7", "pulse.incident.assigned")
     assert (first.data.state, first.data.priority, first.data.assignee) == ("Taken", "P1", "bob")
     assert first.data.attributes == {}  # empty cells are left out
-    assert events[1].data.model_dump(exclude_none=True) == {
+    assert events[2].data.model_dump(exclude_none=True) == {
         "state": "New",
         "priority": "P2",
         "assignee": "ann",
@@ -215,10 +236,10 @@ def test_each_dead_letter_reason(tmp_path: Path, bad: list[str], reason: str, de
 
     assert [e.subject for e in result.events] == ["OK-1", "OK-2"]
     (dead,) = result.dead_letters
-    assert (dead.line, dead.reason) == (2, reason)
+    assert (dead.line, dead.reason) == (3, reason)  # the file's line: the header is line 1
     assert detail in dead.detail
     assert dead.raw == csv_bytes(HEADER, [bad]).split(b"\r\n", 1)[1]
-    assert dead.origin == {"file": str(path), "line": 2}
+    assert dead.origin == {"file": str(path), "line": 3}
     assert result.records_read == len(result.events) + len(result.dead_letters) == 3
 
 
@@ -260,7 +281,7 @@ def test_ids_are_deterministic_across_runs(tmp_path: Path) -> None:
     again = map_file(path, load_mapping_copy(LONG))
     assert [e.id for e in first.events] == [e.id for e in again.events]
     assert first.events[0].id == str(uuid.uuid5(EVENT_NAMESPACE, "test-log:1:0"))
-    assert len({e.id for e in first.events}) == 2
+    assert len({e.id for e in first.events}) == 3  # B's resolved row and its opening event
 
 
 def load_mapping_copy(data: dict[str, Any]) -> RecordMapping:
@@ -396,10 +417,11 @@ def test_long_layout_accounts_for_every_record(
         result = map_file(write_csv(Path(directory), rows), mapping(LONG))
 
     assert result.records_read == len(kinds)
-    assert result.records_read == len(result.events) + len(result.dead_letters)
+    assert result.records_read == result.rows_with_events + len(result.dead_letters)
+    assert len(result.events) == result.rows_with_events + result.opening_events
     assert result.reasons() == Counter(r for k in kinds if (r := LONG_ROWS[k][1]) is not None)
     assert [d.line for d in result.dead_letters] == [
-        i for i, k in enumerate(kinds, start=1) if k != "good"
+        i for i, k in enumerate(kinds, start=2) if k != "good"
     ]
     keys = [(e.time, e.sequence) for e in result.events]
     assert keys == sorted(keys)
@@ -453,7 +475,11 @@ def scms() -> MappedFile:
 
 
 def test_bpic2013_maps_every_row(bpic: MappedFile) -> None:
-    assert len(bpic.events) == bpic.records_read == 65_533
+    assert bpic.rows_with_events == bpic.records_read == 65_533
+    # 20 incidents' earliest row is not a plain state change (4 already resolved, 12 paused,
+    # 4 assigned): they keep that event and get a created event before it.
+    assert bpic.opening_events == 20
+    assert len(bpic.events) == 65_553
     assert bpic.dead_letters == []
     assert bpic.item_count() == 7_554
     counts = Counter(e.lifecycle for e in bpic.events)
@@ -462,7 +488,9 @@ def test_bpic2013_maps_every_row(bpic: MappedFile) -> None:
 
 
 def test_helpdesk_maps_every_row(helpdesk: MappedFile) -> None:
-    assert len(helpdesk.events) == helpdesk.records_read == 21_348
+    assert helpdesk.rows_with_events == helpdesk.records_read == 21_348
+    assert helpdesk.opening_events == 77  # 74 first rows assigned, 2 resolved, 1 paused
+    assert len(helpdesk.events) == 21_425
     assert helpdesk.dead_letters == []
     assert helpdesk.item_count() == 4_580
     resolved = Counter(e.data.state for e in helpdesk.events if e.lifecycle is Lifecycle.RESOLVED)

@@ -178,7 +178,8 @@ def test_clock_triggers_turn_events_into_transitions() -> None:
         ClockAction.RESUME,
     )
     assert kpi.clock.actions_for(event(Lifecycle.RESOLVED)) == (ClockAction.STOP,)
-    assert kpi.clock.actions_for(event(Lifecycle.CLOSED)) == ()
+    # No trigger names `closed`: by default a close stops a clock still open (documented).
+    assert kpi.clock.actions_for(event(Lifecycle.CLOSED)) == (ClockAction.STOP,)
 
 
 def test_on_time_selector_compares_with_the_due_date() -> None:
