@@ -3,6 +3,7 @@
     PulseError                      root: every error the project raises on purpose
     ├── ConfigError                 a settings value, mapping file or contract file is wrong
     ├── InvalidRecord               one input record cannot become a valid event (dead-lettered)
+    ├── SuspiciousInput             too many records of an input were rejected: stop, not guess
     ├── StackError                  the local stack cannot be installed, started or reached
     ├── BrokerError                 Kafka is unreachable or refused a request (from aiokafka/kafka)
     ├── SourceApiError              a polled API (ServiceNow, Jira) failed or answered no page
@@ -36,6 +37,12 @@ class InvalidRecord(PulseError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class SuspiciousInput(PulseError):
+    """Too many records of an input became dead letters (a wrong date format, a wrong mapping):
+    the run stops instead of computing figures from what is left; the message names the top
+    reasons with an example record each."""
 
 
 class StackError(PulseError):

@@ -31,6 +31,15 @@ class PulseSettings(BaseSettings):
 
     data_dir: Path = Field(REPO_ROOT.parent / "shared" / "data", description="the real event logs")
 
+    # input ------------------------------------------------------------------------------------
+    max_dead_letter_share: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="a replay or backtest whose dead letters exceed this share of its records "
+        "stops with an error naming the top reasons (0.01 = 1%)",
+    )
+
     # Kafka ------------------------------------------------------------------------------------
     kafka_bootstrap: str | None = Field(None, description="host:port; default 127.0.0.1:kafka_port")
     events_topic: str = "pulse.events"

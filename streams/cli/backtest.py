@@ -9,26 +9,38 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from outcome_pulse.processors.contract import Contract
-from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.errors import ConfigError, SuspiciousInput
 from outcome_pulse.processors.measurements import PeriodOutcome
 from outcome_pulse.processors.periods import period_label
 from outcome_pulse.processors.quantities import format_share
 from outcome_pulse.streams.cli.contract import load_or_exit
+from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.drivers.backtest import (
     BacktestResult,
     OutputFormat,
     backtest_file,
     write_outputs,
 )
-from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.file_import.mapping import RecordMapping, load_mapping
+from outcome_pulse.streams.file_import.rejections import parse_max_share, top_reasons
+from outcome_pulse.streams.settings import PulseSettings
 
-_out = Console()
-_err = Console(stderr=True)
+_out = output_console()
+_err = output_console(stderr=True)
+
+
+MaxDeadLetters = Annotated[
+    str | None,
+    typer.Option(
+        help="stop when more than this share of the records are dead letters, e.g. 1% or 0.05 "
+        "(default: PULSE_MAX_DEAD_LETTER_SHARE, 1%)"
+    ),
+]
+SUSPICIOUS_INPUT_EXIT = 3
 
 
 def backtest(
@@ -45,16 +57,68 @@ def backtest(
     matrix: Annotated[
         bool, typer.Option(help="monthly KPIs as a year x month grid, with credits per year")
     ] = False,
+    max_dead_letters: MaxDeadLetters = None,
 ) -> None:
-    """Evaluate CONTRACT over FILE with no Kafka and no database (the embedded mode)."""
+    """Evaluate CONTRACT over FILE with no Kafka and no database (the embedded mode).
+
+    Stops with exit status 3 when more than --max-dead-letters of the records are dead letters
+    (default PULSE_MAX_DEAD_LETTER_SHARE, 1%); prints coverage warnings (priorities, states and
+    events the contract names but the data lacks, KPIs that measure nothing).
+    """
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format: expected csv or parquet, got {fmt!r}")
     terms = load_or_exit(contract)
+    result = run_backtest(file, mapping, terms, limit=limit, max_dead_letters=max_dead_letters)
+    print_input(result)
+    if matrix:
+        print_matrix(result.contract, result.outcomes())
+    else:
+        print_result(result)
+    print_coverage(result)
+    if out is not None:
+        fmt_: OutputFormat = "parquet" if fmt == "parquet" else "csv"
+        for path in write_outputs(result, out, fmt_):
+            _out.print(f"wrote {path}", markup=False, highlight=False)
+
+
+def max_share_or_exit(text: str | None) -> float:
+    """The dead-letter threshold: ``text`` if given, else the setting."""
+    if text is None:
+        return PulseSettings().max_dead_letter_share
+    try:
+        return parse_max_share(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--max-dead-letters") from None
+
+
+def run_backtest(
+    file: Path,
+    mapping: str,
+    terms: Contract,
+    *,
+    limit: int | None = None,
+    max_dead_letters: str | None = None,
+) -> BacktestResult:
+    """Map FILE and evaluate; errors on stderr with exit 1 (config) or 3 (suspicious input)."""
+    max_share = max_share_or_exit(max_dead_letters)
     try:
         record_mapping = load_mapping(mapping)
     except ConfigError as exc:
         _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    try:
+        return _evaluate(file, record_mapping, terms, limit, max_share)
+    except SuspiciousInput as exc:
+        _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(SUSPICIOUS_INPUT_EXIT) from None
+    except ConfigError as exc:
+        _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _evaluate(
+    file: Path, record_mapping: RecordMapping, terms: Contract, limit: int | None, max_share: float
+) -> BacktestResult:
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -72,29 +136,42 @@ def backtest(
         def on_progress(n: int) -> None:
             progress.update(evaluating, completed=n, visible=True)
 
-        result = backtest_file(
-            file, record_mapping, terms, limit=limit, on_read=on_read, on_progress=on_progress
+        return backtest_file(
+            file,
+            record_mapping,
+            terms,
+            limit=limit,
+            on_read=on_read,
+            on_progress=on_progress,
+            max_dead_letter_share=max_share,
         )
-    if matrix:
-        print_matrix(result.contract, result.outcomes())
-    else:
-        print_result(result)
-    if out is not None:
-        fmt_: OutputFormat = "parquet" if fmt == "parquet" else "csv"
-        for path in write_outputs(result, out, fmt_):
-            _out.print(f"wrote {path}", markup=False, highlight=False)
+
+
+def print_input(result: BacktestResult) -> None:
+    """What the file gave: records, events, dead letters (with the top reasons when any)."""
+    mapped = result.mapped
+    if mapped is None:
+        return
+    _out.print(
+        f"{mapped.records_read:,} records read from {mapped.path.name}, "
+        f"{len(mapped.events):,} events, {len(mapped.dead_letters):,} dead letters"
+        + (" (kept with --out)" if mapped.dead_letters else ""),
+        markup=False,
+        highlight=False,
+    )
+    for reason in top_reasons(mapped, top=3):
+        _out.print(f"  {reason.describe()}", markup=False, highlight=False, soft_wrap=True)
+
+
+def print_coverage(result: BacktestResult) -> None:
+    """The coverage warnings, one per line (nothing when the contract fits the data)."""
+    for warning in result.coverage:
+        label = "warning" if warning.severe else "note"
+        _out.print(f"{label}: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_result(result: BacktestResult) -> None:
     contract = result.contract
-    mapped = result.mapped
-    if mapped is not None:
-        _out.print(
-            f"{mapped.records_read:,} records read, {len(mapped.events):,} events, "
-            f"{len(mapped.dead_letters):,} dead letters (bad records, kept with --out)",
-            markup=False,
-            highlight=False,
-        )
     _out.print(
         f"{result.events:,} events evaluated ({result.duplicates:,} duplicates ignored, "
         f"{result.unmonitored:,} of other services, {len(result.late):,} late beyond the allowed "

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 import yaml
-from rich.console import Console
 
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.contract_text import explain
 from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.processors.openslo import to_openslo
+from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.contract_files import load_contract
 
 contract_app = typer.Typer(
@@ -22,8 +22,8 @@ contract_app = typer.Typer(
 
 ContractFile = Annotated[Path, typer.Argument(help="The contract's YAML file.")]
 
-_out = Console()
-_err = Console(stderr=True)
+_out = output_console()
+_err = output_console(stderr=True)
 
 
 def load_or_exit(file: Path) -> Contract:
@@ -35,12 +35,63 @@ def load_or_exit(file: Path) -> Contract:
         raise typer.Exit(1) from None
 
 
+COVERAGE_EXIT = 4
+
+
 @contract_app.command("check")
-def check(file: ContractFile) -> None:
-    """Validate FILE and explain, in plain words, what it measures."""
+def check(
+    file: ContractFile,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="also check the contract against this export (CSV or JSON lines, .gz ok)",
+        ),
+    ] = None,
+    mapping: Annotated[
+        str | None, typer.Option(help="the mapping of the --against export (name or YAML file)")
+    ] = None,
+    max_dead_letters: Annotated[
+        str | None,
+        typer.Option(help="with --against: the share of dead letters that stops (default 1%)"),
+    ] = None,
+) -> None:
+    """Validate FILE and explain, in plain words, what it measures.
+
+    With --against DATA --mapping M, evaluate it over DATA and report coverage: priorities in
+    targets that never occur, priorities that occur without a target, clock states and events
+    never seen, KPIs that measure nothing (notes, such as a reopen trigger this data never fires,
+    do not count). Exit status 4 when there is any such warning, 3 when
+    the export is mostly dead letters, 1 when the contract or mapping is invalid.
+    """
     contract = load_or_exit(file)
     _out.print(f"{file}: valid", style="bold green", markup=False, highlight=False)
     _out.print(explain(contract), markup=False, highlight=False, soft_wrap=True)
+    if against is None:
+        if mapping is not None:
+            raise typer.BadParameter("--mapping goes with --against DATA", param_hint="--mapping")
+        return
+    if mapping is None:
+        raise typer.BadParameter("--against needs --mapping (the export's mapping)")
+    from outcome_pulse.streams.cli.backtest import print_coverage, print_input, run_backtest
+
+    result = run_backtest(against, mapping, contract, max_dead_letters=max_dead_letters)
+    print_input(result)
+    print_coverage(result)
+    severe = [w for w in result.coverage if w.severe]
+    if severe:
+        _err.print(
+            f"{file}: {len(severe)} coverage warning(s) against {against.name}",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(COVERAGE_EXIT)
+    _out.print(
+        f"{file}: every priority, clock trigger and KPI is covered by {against.name}",
+        markup=False,
+        highlight=False,
+    )
 
 
 @contract_app.command("openslo")

@@ -14,16 +14,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from prometheus_client.parser import text_string_to_metric_families
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from outcome_pulse.processors.errors import PulseError
-from outcome_pulse.streams.cli.backtest import backtest
+from outcome_pulse.processors.errors import PulseError, SuspiciousInput
+from outcome_pulse.streams.cli.backtest import (
+    SUSPICIOUS_INPUT_EXIT,
+    MaxDeadLetters,
+    backtest,
+    max_share_or_exit,
+)
 from outcome_pulse.streams.cli.baseline import baseline
 from outcome_pulse.streams.cli.contract import contract_app
 from outcome_pulse.streams.cli.grafana import register as register_grafana
 from outcome_pulse.streams.cli.ingest import ingest_app
+from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.cli.report import report as report_command
 from outcome_pulse.streams.cli.whatif import whatif
 from outcome_pulse.streams.settings import PulseSettings
@@ -50,8 +55,8 @@ app.command("report")(report_command)
 app.command("baseline")(baseline)
 app.command("whatif")(whatif)
 
-console = Console()
-err = Console(stderr=True)
+console = output_console()
+err = output_console(stderr=True)
 
 Service = Annotated[str, typer.Argument(help="kafka, postgres or all")]
 
@@ -205,9 +210,22 @@ def replay(
     ],
     speed: Annotated[str, typer.Option(help="'max', or N times real time for a live demo")] = "max",
     limit: Annotated[int | None, typer.Option(help="read at most this many records")] = None,
+    max_dead_letters: MaxDeadLetters = None,
 ) -> None:
-    """Turn an export into lifecycle events and produce them to Kafka in event-time order."""
-    _replay(_settings(), file, mapping, _parse_speed(speed), limit)
+    """Turn an export into lifecycle events and produce them to Kafka in event-time order.
+
+    Produces nothing and exits with status 3 when more than --max-dead-letters of the records
+    are dead letters (default PULSE_MAX_DEAD_LETTER_SHARE, 1%), naming the top reasons.
+    """
+    settings = _settings()
+    if max_dead_letters is not None:
+        share = max_share_or_exit(max_dead_letters)
+        settings = settings.model_copy(update={"max_dead_letter_share": share})
+    try:
+        _replay(settings, file, mapping, _parse_speed(speed), limit)
+    except SuspiciousInput as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(SUSPICIOUS_INPUT_EXIT) from None
 
 
 def _replay(
@@ -215,10 +233,7 @@ def _replay(
 ) -> ReplayReport:
     from outcome_pulse.streams.drivers.replay import replay_file
     from outcome_pulse.streams.file_import.mapping import load_mapping
-    from outcome_pulse.streams.kafka.topics import ensure_topics
-
     mapping = load_mapping(mapping_name)
-    asyncio.run(ensure_topics(settings))
     with _progress() as progress:
         reading = progress.add_task("reading", total=None, rate="")
         producing = progress.add_task("producing", total=None, rate="")
@@ -415,7 +430,8 @@ def main() -> None:
     try:
         app()
     except PulseError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print("error:", style="bold red", end=" ")
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.coverage import CoverageWarning, coverage_warnings
 from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.processors.evaluation import ContractEvaluation, Evaluation
 from outcome_pulse.processors.lifecycle import ItemEvent
@@ -29,6 +30,7 @@ from outcome_pulse.processors.measurements import (
 )
 from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
 from outcome_pulse.streams.file_import.mapping import RecordMapping
+from outcome_pulse.streams.file_import.rejections import DEFAULT_MAX_SHARE, check_rejections
 from outcome_pulse.streams.wire.events import EventEnvelope
 
 OutputFormat = Literal["csv", "parquet"]
@@ -44,6 +46,7 @@ class BacktestResult:
     unmonitored: int
     late: tuple[LateEvent, ...]
     mapped: MappedFile | None = None
+    coverage: tuple[CoverageWarning, ...] = ()
 
     def outcomes(self) -> list[PeriodOutcome]:
         return sorted(self.evaluation.outcomes.values(), key=lambda o: (o.kpi, o.period_start))
@@ -91,8 +94,12 @@ def backtest_file(
     limit: int | None = None,
     on_read: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    max_dead_letter_share: float = DEFAULT_MAX_SHARE,
 ) -> BacktestResult:
+    """Map ``path`` and evaluate ``contract`` over it; ``SuspiciousInput`` when more than
+    ``max_dead_letter_share`` of the records are dead letters (nothing is evaluated then)."""
     mapped = map_file(path, mapping, limit=limit, progress=on_read)
+    check_rejections(mapped, max_dead_letter_share)
     sources = {svc.source for svc in contract.services.values()}
     if mapping.source not in sources:
         raise ConfigError(
@@ -100,7 +107,9 @@ def backtest_file(
             f"{contract.contract!r} measures sources {', '.join(sorted(sources))}; choose the "
             "contract written for this export"
         )
-    result = backtest_events(contract, item_events(mapped.events), on_progress=on_progress)
+    events = item_events(mapped.events)
+    result = backtest_events(contract, events, on_progress=on_progress)
+    coverage = coverage_warnings(contract, (e for e, _ in events), result.outcomes())
     return BacktestResult(
         contract,
         result.evaluation,
@@ -109,6 +118,7 @@ def backtest_file(
         result.unmonitored,
         result.late,
         mapped,
+        tuple(coverage),
     )
 
 

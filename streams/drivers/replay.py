@@ -20,6 +20,8 @@ from aiokafka.errors import KafkaError
 from outcome_pulse.processors.errors import BrokerError
 from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
 from outcome_pulse.streams.file_import.mapping import RecordMapping
+from outcome_pulse.streams.file_import.rejections import check_rejections
+from outcome_pulse.streams.kafka.topics import ensure_topics
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventEnvelope, encode_event
@@ -117,6 +119,17 @@ async def produce(
     return loop.time() - started
 
 
+async def _ensure_topics_and_produce(
+    settings: PulseSettings,
+    events: Sequence[EventEnvelope],
+    dead_letters: Sequence[DeadLetter],
+    speed: float | None,
+    on_progress: Progress | None,
+) -> float:
+    await ensure_topics(settings)
+    return await produce(settings, events, dead_letters, speed=speed, on_progress=on_progress)
+
+
 def replay_file(
     settings: PulseSettings,
     path: Path,
@@ -128,9 +141,11 @@ def replay_file(
     on_produced: Progress | None = None,
 ) -> ReplayReport:
     mapped = map_file(path, mapping, limit=limit, progress=on_read)
+    # Before anything is produced: a file that is mostly dead letters is a wrong mapping.
+    check_rejections(mapped, settings.max_dead_letter_share)
     letters = mapped_dead_letters(mapped)
     seconds = asyncio.run(
-        produce(settings, mapped.events, letters, speed=speed, on_progress=on_produced)
+        _ensure_topics_and_produce(settings, mapped.events, letters, speed, on_produced)
     )
     return ReplayReport(
         records_read=mapped.records_read,
