@@ -6,10 +6,13 @@
 #   scripts/test.sh                 everything (unit, integration, e2e)
 #   scripts/test.sh tests/unit      any pytest arguments narrow it
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$repo"
 
-export PULSE_STATE_DIR="${PULSE_STATE_DIR:-$repo/.state/test}"
+# Outside the checkout by default, like the stack's (see deploy/local/common.sh): PostgreSQL's
+# user must reach its data directory even when the clone is in a 0700 home.
+state_root="/var/tmp/outcome-pulse/$(printf '%s' "$repo" | sha256sum | cut -c1-12)"
+export PULSE_STATE_DIR="${PULSE_STATE_DIR:-$state_root/test}"
 export PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-39092}"
 export PULSE_KAFKA_CONTROLLER_PORT="${PULSE_KAFKA_CONTROLLER_PORT:-39093}"
 export PULSE_PG_PORT="${PULSE_PG_PORT:-35432}"

@@ -10,11 +10,13 @@ Whether to use TimescaleDB is decided once, by the first migration: the extensio
 The choice is recorded with each version and later runs follow it, because the layout of
 ``pulse_events`` (hypertable or native range partitions) cannot change under existing data.
 
-Retention is off by default: contract evidence may have to be kept for years. With TimescaleDB,
-``retention=timedelta(...)`` installs a policy dropping chunks older than that (by event time),
-and ``retention=None`` removes one. On plain PostgreSQL old months are removed by detaching and
-dropping their partitions (``pulse_events_yYYYYmMM``), so a retention setting is refused there
-rather than silently ignored.
+Retention is the operator's: by default (``retention=KEEP``, the setting ``PULSE_RETENTION``
+unset or ``keep``) migrate leaves whatever retention policy the database has alone, so a worker
+start never removes one an operator added. With TimescaleDB, ``retention=timedelta(...)``
+installs (or changes) a policy dropping chunks older than that (by event time), and
+``retention=None`` (``PULSE_RETENTION=none``) removes one. On plain PostgreSQL old months are
+removed by detaching and dropping their partitions (``pulse_events_yYYYYmMM``), so a retention
+duration is refused there rather than silently ignored (``none`` has nothing to remove).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
+from typing import Final, Literal
 
 import psycopg
 
@@ -136,11 +139,16 @@ class _Step:
         self.doing = doing
 
 
+KEEP: Final = "keep"
+"""``retention=KEEP``: leave the database's retention policy as it is (the default)."""
+Retention = timedelta | None | Literal["keep"]
+
+
 def migrate(
     dsn: str,
     *,
     timescaledb: bool | None = None,
-    retention: timedelta | None = None,
+    retention: Retention = KEEP,
     connect_timeout: float = 10,
 ) -> SchemaReport:
     """Bring the database at ``dsn`` to ``SCHEMA_VERSION``; see the module doc.
@@ -164,7 +172,7 @@ def migrate(
                 use_ts = _choose_timescaledb(conn, timescaledb, actions)
             else:
                 use_ts = _follow_recorded(recorded, timescaledb)
-            if retention is not None and not use_ts:
+            if isinstance(retention, timedelta) and not use_ts:
                 raise ConfigError(
                     f"retention={retention} needs TimescaleDB; on plain PostgreSQL drop old "
                     "monthly partitions (pulse_events_yYYYYmMM) instead"
@@ -172,7 +180,7 @@ def migrate(
             for migration in MIGRATIONS:
                 if migration.version > current:
                     _apply(conn, migration, use_ts, step, actions)
-            if use_ts:
+            if use_ts and not isinstance(retention, str):  # a str is KEEP: leave it alone
                 step("reconciling the retention policy")
                 _reconcile_retention(conn, retention, actions)
     except psycopg.Error as exc:

@@ -6,12 +6,25 @@ or in a ``.env`` file. Nothing else in the project reads the environment.
 
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from outcome_pulse.processors.quantities import parse_duration
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+STATE_BASE = Path("/var/tmp/outcome-pulse")
+
+
+def default_state_root(repo: Path = REPO_ROOT) -> Path:
+    """``/var/tmp/outcome-pulse/<12 hex of sha256(repo path)>``: outside the checkout, where
+    PostgreSQL's user can reach its data even when the clone is in a 0700 home (root's); one per
+    checkout. deploy/local/common.sh computes the same path."""
+    return STATE_BASE / hashlib.sha256(str(repo).encode()).hexdigest()[:12]
 
 
 class PulseSettings(BaseSettings):
@@ -20,7 +33,7 @@ class PulseSettings(BaseSettings):
     )
 
     # local stack ------------------------------------------------------------------------------
-    state_dir: Path = Field(REPO_ROOT / ".state" / "stack", description="PID files, logs and data")
+    state_dir: Path = Field(default_state_root() / "stack", description="PID files, logs and data")
     cache_dir: Path = Field(Path.home() / ".cache" / "outcome-pulse", description="Kafka jars")
     kafka_version: str = "3.9.1"
     kafka_port: int = 19092
@@ -52,6 +65,31 @@ class PulseSettings(BaseSettings):
     database_url: str | None = Field(None, description="libpq URL; default the local stack's")
     sink_batch_size: int = Field(2000, ge=1)
     sink_batch_seconds: float = Field(0.5, gt=0)
+    retention: str = Field(
+        "keep",
+        description="pulse_events retention applied by migrate: keep (leave the database's "
+        "policy alone), none (remove any policy) or a duration such as 730d (TimescaleDB only)",
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        text = value.strip().lower()
+        if text not in ("keep", "none"):
+            try:
+                parse_duration(text)
+            except ValueError:
+                raise ValueError(
+                    "expected keep, none, or a duration such as 730d or 8760h"
+                ) from None
+        return text
+
+    @property
+    def retention_policy(self) -> timedelta | Literal["keep"] | None:
+        """``retention`` as ``migrate`` takes it."""
+        if self.retention == "keep":
+            return "keep"
+        return None if self.retention == "none" else parse_duration(self.retention)
 
     # worker -----------------------------------------------------------------------------------
     metrics_host: str = "127.0.0.1"

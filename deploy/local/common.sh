@@ -2,10 +2,16 @@
 # Shared by install.sh and stack.sh: the PULSE_* defaults (the same ones streams/settings.py
 # uses), the paths derived from them, and one-line messages. Sourced, never executed.
 
-DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$DEPLOY_DIR/../.." && pwd)"
+DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+REPO_ROOT="$(cd "$DEPLOY_DIR/../.." && pwd -P)"
 
-PULSE_STATE_DIR="${PULSE_STATE_DIR:-$REPO_ROOT/.state/stack}"
+# The default state directory lives outside the checkout, under /var/tmp, one per checkout (the
+# first 12 hex digits of the SHA-256 of its path): PostgreSQL runs as the postgres user, which
+# cannot reach a data directory inside a clone in a 0700 home (root's). streams/settings.py
+# computes the same path; tests/unit/test_state_dir.py checks that the two agree.
+PULSE_STATE_BASE=/var/tmp/outcome-pulse
+PULSE_DEFAULT_STATE_ROOT="$PULSE_STATE_BASE/$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12)"
+PULSE_STATE_DIR="${PULSE_STATE_DIR:-$PULSE_DEFAULT_STATE_ROOT/stack}"
 PULSE_CACHE_DIR="${PULSE_CACHE_DIR:-$HOME/.cache/outcome-pulse}"
 PULSE_KAFKA_VERSION="${PULSE_KAFKA_VERSION:-3.9.1}"
 PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-19092}"

@@ -331,6 +331,20 @@ kafka_wait_healthy() {
   done
 }
 
+# Services this `up` started. When a later step fails (PostgreSQL does not start after Kafka
+# did), the EXIT trap stops exactly these, so a failed `up` leaves nothing half running.
+STARTED_NOW=()
+
+stop_started_on_failure() {
+  local code=$? i
+  ((code != 0 && ${#STARTED_NOW[@]} > 0)) || return 0
+  warn "stack.sh: up failed; stopping what it started: ${STARTED_NOW[*]}"
+  for ((i = ${#STARTED_NOW[@]} - 1; i >= 0; i--)); do
+    (stop "${STARTED_NOW[i]}") || warn "stack.sh: could not stop ${STARTED_NOW[i]}"
+  done
+  exit "$code"
+}
+
 kafka_start() {
   local pid started=$SECONDS
   mkdir -p "$KAFKA_DATA" "$LOG_DIR" "$RUN_DIR"
@@ -346,6 +360,7 @@ kafka_start() {
   } </dev/null >>"$KAFKA_LOG" 2>&1 &
   pid=$!
   printf '%s\n' "$pid" >"$KAFKA_PIDFILE"
+  STARTED_NOW+=(kafka)
   kafka_wait_healthy "$pid"
   say "kafka: started pid $pid on 127.0.0.1:$PULSE_KAFKA_PORT, healthy after $((SECONDS - started))s"
 }
@@ -391,7 +406,17 @@ require_pg_can_reach_state_dir() {
   done
 }
 
+# The default state root (/var/tmp/outcome-pulse/<hash>: the stack's and the tests' state dirs)
+# is ours: make it traversable even when created under a umask of 077, so that postgres can
+# reach its data directory below it.
+open_default_state_root() {
+  [[ "$STATE" == "$PULSE_DEFAULT_STATE_ROOT"/* ]] || return 0
+  mkdir -p "$STATE"
+  chmod o+x "$PULSE_STATE_BASE" "$PULSE_DEFAULT_STATE_ROOT" 2>/dev/null || true
+}
+
 prepare_pg_dirs() {
+  open_default_state_root
   mkdir -p "$PG_DIR" "$LOG_DIR" "$RUN_DIR"
   touch "$PG_LOG"
   # Unix socket paths are limited to 107 bytes; long state paths (pytest tmp dirs) exceed it.
@@ -419,14 +444,10 @@ pg_init_once() {
   say "postgres: initialised $PG_DATA"
 }
 
-# Server options on the pg_ctl command line, so port changes need no edit of postgresql.conf.
-# pg_ctl runs them through `sh -c`, hence the quoted socket directory.
+# Server options on the pg_ctl command line, so port changes need no edit of postgresql.conf;
+# pg-server-options.sh defines them for every PostgreSQL the project starts (tests included).
 pg_server_options() {
-  local opts="-p $PULSE_PG_PORT -k '$PG_SOCKET' -c listen_addresses=127.0.0.1"
-  if compgen -G "$("$PG_BIN/pg_config" --pkglibdir)/timescaledb*.so" >/dev/null; then
-    opts+=" -c shared_preload_libraries=timescaledb"
-  fi
-  printf '%s\n' "$opts"
+  "$DEPLOY_DIR/pg-server-options.sh" "$PULSE_PG_PORT" "$PG_SOCKET" "$PG_BIN/pg_config"
 }
 
 pg_healthy() {
@@ -458,6 +479,7 @@ pg_start() {
   prepare_pg_dirs
   pg_init_once
   log_banner "$PG_LOG" "starting postgres"
+  STARTED_NOW+=(postgres) # stopping a postmaster that never came up is a no-op
   # pg_ctl's own messages and the server's (-l) share the log; both only append to it.
   # shellcheck disable=SC2094
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "$(pg_server_options)" \
@@ -610,7 +632,10 @@ main() {
   esac
   validate_settings
   case "$command" in
-    up) take_lock && cmd_up "${services[@]}" ;;
+    up)
+      trap stop_started_on_failure EXIT
+      take_lock && cmd_up "${services[@]}"
+      ;;
     down) take_lock && cmd_down "${services[@]}" ;;
     restart) take_lock && cmd_down "${services[@]}" && cmd_up "${services[@]}" ;;
     reset) take_lock && cmd_reset "${services[@]}" ;;

@@ -142,7 +142,8 @@ def db_migrate() -> None:
     """Create or update the schema (hypertables with TimescaleDB, partitions otherwise)."""
     from outcome_pulse.sinks.schema import migrate
 
-    report = migrate(_settings().dsn)
+    settings = _settings()
+    report = migrate(settings.dsn, retention=settings.retention_policy)
     flavour = "TimescaleDB" if report.timescaledb else "plain PostgreSQL"
     console.print(f"schema version {report.version} on {flavour}")
     for action in report.actions:
@@ -233,6 +234,7 @@ def _replay(
 ) -> ReplayReport:
     from outcome_pulse.streams.drivers.replay import replay_file
     from outcome_pulse.streams.file_import.mapping import load_mapping
+
     mapping = load_mapping(mapping_name)
     with _progress() as progress:
         reading = progress.add_task("reading", total=None, rate="")
@@ -307,7 +309,7 @@ def demo(
     if run_stack_script(settings, "up", "all"):
         raise typer.Exit(1)
     console.rule("2. schema, topics, worker")
-    migrate(settings.dsn)
+    migrate(settings.dsn, retention=settings.retention_policy)
     asyncio.run(ensure_topics(settings))
     stop_worker(settings)  # a worker left running may monitor other contracts
     since, _, _ = monitor_progress(settings.dsn)

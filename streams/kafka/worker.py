@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def run_worker(settings: PulseSettings, *, loglevel: str = "WARNING") -> None:
     """Prepare everything the worker needs, then block in faust's worker loop."""
     asyncio.run(ensure_topics(settings))
-    migrate(settings.dsn)
+    migrate(settings.dsn, retention=settings.retention_policy)
     metrics = PipelineMetrics()
     metrics.serve(settings.metrics_host, settings.metrics_port)
     sink = PostgresSink(settings.dsn)

@@ -28,7 +28,9 @@ from tests.datasets import dataset
 from tests.support.lag import group_lag, wait_caught_up
 from tests.support.sandbox import Pipeline, isolated_pipeline
 
-HELPDESK_EVENTS = 21_348
+# 21,348 rows; 77 tickets' earliest row is not a plain state change (74 assigned, 2 resolved,
+# 1 paused): they keep it and get a created event before it.
+HELPDESK_EVENTS = 21_425
 HELPDESK_TICKETS = 4_580
 
 Fingerprints = dict[str, tuple[int, str]]

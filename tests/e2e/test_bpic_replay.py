@@ -19,7 +19,9 @@ from tests.support.sandbox import isolated_pipeline
 
 pytestmark = pytest.mark.e2e
 
-BPIC_EVENTS = 65_533
+BPIC_ROWS = 65_533
+# 20 incidents' earliest row is not a plain state change: they keep it and get a created event.
+BPIC_EVENTS = 65_553
 BPIC_INCIDENTS = 7_554
 
 
@@ -29,7 +31,7 @@ def test_bpic_replay_is_exact_and_idempotent(settings) -> None:  # type: ignore[
         pipe.start_worker()
         report = replay_file(pipe.settings, dataset("bpic2013"), mapping)
         assert (report.records_read, report.events_produced, report.dead_letters) == (
-            BPIC_EVENTS,
+            BPIC_ROWS,
             BPIC_EVENTS,
             0,
         )

@@ -70,6 +70,20 @@ def postgres_bindir() -> Path:
     return Path(initdb).parent
 
 
+SERVER_OPTIONS = Path(__file__).resolve().parents[2] / "deploy" / "local" / "pg-server-options.sh"
+
+
+def server_options(port: int, socket_dir: Path, bindir: Path) -> str:
+    """The options deploy/local/stack.sh starts its PostgreSQL with, for this port and socket."""
+    done = subprocess.run(
+        ["bash", str(SERVER_OPTIONS), str(port), str(socket_dir), str(bindir / "pg_config")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,7 +111,8 @@ class DisposableCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # The stack's own server options (TimescaleDB preloaded when installed), plus fsync off.
+        options = f"{server_options(self.port, self.root, self.bindir)} -c fsync=off"
         self._run(
             "pg_ctl",
             "-D",

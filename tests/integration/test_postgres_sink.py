@@ -135,7 +135,16 @@ def dsn(migrated: str) -> str:
 # -- tests ---------------------------------------------------------------------------------------
 
 
-def test_partitions_are_created_for_the_months_written(dsn: str) -> None:
+def built_with_timescaledb(dsn: str) -> bool:
+    """What migrate() chose for this database (recorded in pulse_schema_version)."""
+    ((flag,),) = query(dsn, "SELECT bool_or(timescaledb) FROM pulse_schema_version")
+    return bool(flag)
+
+
+def test_each_month_written_gets_its_partition_or_chunk(dsn: str) -> None:
+    """Plain PostgreSQL: a monthly range partition per month written (named
+    ``pulse_events_yYYYYmMM``, with the BRIN index). TimescaleDB: a one-month chunk per month
+    written, in ``_timescaledb_internal``, and no monthly partitions."""
     months = [
         datetime(2006, 1, 15, tzinfo=UTC),
         datetime(2010, 7, 31, 23, tzinfo=UTC),
@@ -154,23 +163,7 @@ def test_partitions_are_created_for_the_months_written(dsn: str) -> None:
     ]
     stats = write(dsn, events, rows_of(fold(events)))
     assert (stats.events_written, stats.states_written) == (3, 3)
-    partitions = query(
-        dsn,
-        "SELECT inhrelid::regclass::text FROM pg_inherits "
-        "WHERE inhparent = 'pulse_events'::regclass ORDER BY 1",
-    )
-    expected = [date(2006, 1, 1), date(2010, 7, 1), date(2015, 12, 1)]
-    assert [name for (name,) in partitions] == [partition_name(m) for m in expected]
-    # Each row sits in its month's partition, and the partitions carry the BRIN index too.
-    placed = query(dsn, "SELECT event_id, tableoid::regclass::text FROM pulse_events ORDER BY 1")
-    assert placed == [(f"p{i}", partition_name(m)) for i, m in enumerate(expected)]
-    brin = query(
-        dsn,
-        "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'pulse_events_y%' "
-        "AND indexdef LIKE '%USING brin (event_time)%'",
-    )
-    assert brin == [(3,)]
-    # 2010-07-31T23:00-02:00 is August in UTC: partitions follow UTC months.
+    # 2010-07-31T23:00-02:00 is August in UTC: partitions and chunks follow UTC months.
     late = build_envelope(
         event_id="p-late",
         source=SOURCE,
@@ -180,9 +173,69 @@ def test_partitions_are_created_for_the_months_written(dsn: str) -> None:
         time=datetime.fromisoformat("2010-07-31T23:00:00-02:00"),
     )
     write(dsn, [late], [])
-    assert query(
-        dsn, "SELECT tableoid::regclass::text FROM pulse_events WHERE event_id = 'p-late'"
-    ) == [("pulse_events_y2010m08",)]
+    if built_with_timescaledb(dsn):
+        assert_chunks(dsn, [*months, late.time])
+    else:
+        assert_monthly_partitions(dsn)
+
+
+def assert_monthly_partitions(dsn: str) -> None:
+    partitions = query(
+        dsn,
+        "SELECT inhrelid::regclass::text FROM pg_inherits "
+        "WHERE inhparent = 'pulse_events'::regclass ORDER BY 1",
+    )
+    expected = [date(2006, 1, 1), date(2010, 7, 1), date(2010, 8, 1), date(2015, 12, 1)]
+    assert [name for (name,) in partitions] == [partition_name(m) for m in expected]
+    # Each row sits in its month's partition, and the partitions carry the BRIN index too.
+    placed = query(dsn, "SELECT event_id, tableoid::regclass::text FROM pulse_events ORDER BY 1")
+    assert placed == [
+        ("p-late", "pulse_events_y2010m08"),
+        ("p0", "pulse_events_y2006m01"),
+        ("p1", "pulse_events_y2010m07"),
+        ("p2", "pulse_events_y2015m12"),
+    ]
+    brin = query(
+        dsn,
+        "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'pulse_events_y%' "
+        "AND indexdef LIKE '%USING brin (event_time)%'",
+    )
+    assert brin == [(4,)]
+
+
+def assert_chunks(dsn: str, times: list[datetime]) -> None:
+    chunks = query(
+        dsn,
+        "SELECT chunk_schema, chunk_name, range_start, range_end "
+        "FROM timescaledb_information.chunks WHERE hypertable_name = 'pulse_events' "
+        "ORDER BY range_start",
+    )
+    assert {schema for schema, _, _, _ in chunks} == {"_timescaledb_internal"}
+    holding = set()
+    for moment in times:
+        names = [name for _, name, lo, hi in chunks if lo <= moment < hi]
+        assert len(names) == 1, (moment, chunks)
+        assert hi_minus_lo_is_about_a_month(chunks, names[0])
+        holding.add(names[0])
+    # Only the months written got a chunk (the last two times may share one: TimescaleDB
+    # versions without calendar chunking cut fixed 30-day chunks).
+    assert {name for _, name, _, _ in chunks} == holding
+    assert len(holding) >= 3
+    # Each row sits in the chunk whose range holds its time; no monthly partitions exist.
+    placed = dict(query(dsn, "SELECT event_id, tableoid::regclass::text FROM pulse_events"))
+    by_name = {f"{schema}.{name}": (lo, hi) for schema, name, lo, hi in chunks}
+    rows = dict(query(dsn, "SELECT event_id, event_time FROM pulse_events"))
+    for event_id, table in placed.items():
+        lo, hi = by_name[table]
+        assert lo <= rows[event_id] < hi
+    assert query(dsn, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'pulse_events_y%'") == [
+        (0,)
+    ]
+
+
+def hi_minus_lo_is_about_a_month(chunks: list[tuple[Any, ...]], name: str) -> bool:
+    ((lo, hi),) = [(lo, hi) for _, n, lo, hi in chunks if n == name]
+    return timedelta(days=28) <= hi - lo <= timedelta(days=31)
 
 
 def test_writing_the_same_batch_twice_leaves_identical_rows(dsn: str) -> None:

@@ -254,3 +254,37 @@ def test_indicator_rollups_bucket_by_utc_hour_and_day(dsn: str, first_report: Sc
     ]
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM pulse_indicator_points")
+
+
+def _retention_policy(dsn: str) -> list[tuple[Any, ...]]:
+    return _rows(
+        dsn,
+        "SELECT (config ->> 'drop_after')::interval FROM timescaledb_information.jobs "
+        "WHERE proc_name = 'policy_retention' AND hypertable_name = 'pulse_events'",
+    )
+
+
+def test_migrate_leaves_an_operators_retention_policy_alone(pg_dsn: str) -> None:
+    """Without a retention setting (PULSE_RETENTION=keep, the default) migrate never touches
+    the policy; ``none`` removes it and a duration sets it (TimescaleDB). On plain PostgreSQL
+    keep and none change nothing and a duration is refused."""
+    with temporary_database(pg_dsn) as fresh:
+        report = migrate(fresh)
+        assert not any("retention" in action for action in report.actions)
+        if not report.timescaledb:
+            assert migrate(fresh, retention=None).actions == []
+            assert migrate(fresh, retention="keep").actions == []
+            with pytest.raises(ConfigError, match=r"retention=365 days.*needs TimescaleDB"):
+                migrate(fresh, retention=timedelta(days=365))
+            return
+        with psycopg.connect(fresh, autocommit=True) as conn:  # the operator's own policy
+            conn.execute("SELECT add_retention_policy('pulse_events', INTERVAL '400 days')")
+        assert migrate(fresh).actions == []  # a worker start: the policy stays
+        assert _retention_policy(fresh) == [(timedelta(days=400),)]
+        assert migrate(fresh, retention=timedelta(days=730)).actions == [
+            "removed retention policy (was 400 days, 0:00:00)",
+            "added retention policy: drop chunks older than 730 days, 0:00:00",
+        ]
+        assert _retention_policy(fresh) == [(timedelta(days=730),)]
+        migrate(fresh, retention=None)
+        assert _retention_policy(fresh) == []

@@ -94,7 +94,8 @@ def test_replay_counts_add_up_and_dead_letters_name_file_and_line(
         for m in asyncio.run(consume_all(s.bootstrap, s.dead_letter_topic, report.dead_letters))
     ]
     by_line = {d["origin"]["line"]: d for d in letters}
-    assert by_line[10]["reason"] == "bad_timestamp"
-    assert by_line[20]["reason"] == "missing_id"
+    # The file's own line numbers: lines[10] is line 11 (the header is line 1).
+    assert by_line[11]["reason"] == "bad_timestamp"
+    assert by_line[21]["reason"] == "missing_id"
     assert all(d["origin"]["file"].endswith("export.csv") for d in letters)
-    assert b"20X0-" in by_line[10]["original"]
+    assert b"20X0-" in by_line[11]["original"]
