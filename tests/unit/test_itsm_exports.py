@@ -312,3 +312,22 @@ def test_remedy_case_log_repeating_case_columns_on_every_row(tmp_path: Path) -> 
     assert "2024-03-07T09:00:00+00:00 here but 2024-03-05T09:00:00+00:00" in dead.detail
     assert {e.data.due_at for e in result.events} == {at("2024-03-06 08:00")}
     assert {e.data.priority for e in result.events} == {"P3"}
+
+
+def readme_yaml_blocks() -> list[Any]:
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = text.split("```yaml\n")[1:]
+    return [yaml.safe_load(block.split("```", 1)[0]) for block in blocks]
+
+
+def test_the_readmes_servicenow_and_jira_mappings_and_contract_are_valid() -> None:
+    from outcome_pulse.processors.contract import parse_contract
+
+    blocks = {b.get("source") or b.get("contract"): b for b in readme_yaml_blocks()}
+    snow = mapping_from_dict(blocks["servicenow-prod"], origin="README")
+    jira = mapping_from_dict(blocks["jira-servicedesk"], origin="README")
+    assert snow.tie_break is not None and snow.opened_at is not None and jira.due is not None
+    contract = parse_contract(blocks["acme-desk"], origin="README")
+    assert contract.kpi("restore-time") is not None
