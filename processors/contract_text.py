@@ -25,6 +25,7 @@ from outcome_pulse.processors.contract import (
     TimeToTargetKpi,
     TrendKpi,
 )
+from outcome_pulse.processors.lifecycle import Lifecycle
 from outcome_pulse.processors.quantities import (
     format_duration,
     format_money,
@@ -91,7 +92,11 @@ def _time_to_target(contract: Contract, kpi: TimeToTargetKpi, items: str) -> lis
     business = kpi.calendar != ALWAYS_NAME
     unit = "business" if business else ""
     targets = "; ".join(
-        f"{priority}: {format_duration(parse_duration(text), unit_word=unit)}"
+        f"{priority}: "
+        + format_duration(
+            parse_duration(text),
+            unit_word="business" if kpi.calendar_name(priority) != ALWAYS_NAME else "",
+        )
         for priority, text in kpi.targets.items()
     )
     lines = [
@@ -109,6 +114,18 @@ def _time_to_target(contract: Contract, kpi: TimeToTargetKpi, items: str) -> lis
         lines.append(
             f"It runs again {_trigger(clock.reopen, item)}, keeping the time already used."
         )
+    if clock.cancel is not None:
+        lines.append(f"It is cancelled {_trigger(clock.cancel, item)}: the {item} is not measured.")
+    if not any(Lifecycle.CLOSED in t.events for _, t in clock.triggers()):
+        lines.append(
+            ("An" if item[:1] in "aeiou" else "A")
+            + f" {item} closed while its clock runs "
+            + (
+                "is measured at the close (stopped there)."
+                if clock.on_close == "stop"
+                else "is not measured (its clock is cancelled)."
+            )
+        )
     if business:
         calendar = contract.business_calendars[kpi.calendar]
         lines.append(
@@ -116,6 +133,9 @@ def _time_to_target(contract: Contract, kpi: TimeToTargetKpi, items: str) -> lis
         )
     else:
         lines.append("Time counts around the clock (24x7).")
+    for priority, name in kpi.calendars.items():
+        own = contract.business_calendars[name]
+        lines.append(f"Except priority {priority}: calendar {name}, {describe_calendar(own)}.")
     lines.append(f"Target by priority: {targets}.")
     if kpi.default_target is not None:
         other = format_duration(parse_duration(kpi.default_target), unit_word=unit)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -192,3 +193,15 @@ def test_tables_are_not_cut_when_stdout_is_not_a_terminal(tmp_path: Path) -> Non
     header = next(line for line in result.output.splitlines() if "Jan" in line)
     assert all(month in header for month in ("Jan", "Feb", "Mar", "Dec", "net credit"))
     assert len(header) > 80
+
+
+def test_rules_keep_a_readable_width_when_stdout_is_not_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from outcome_pulse.streams.cli.output import RULE_WIDTH, output_console
+
+    console = output_console()
+    console.rule("5. contract")
+    line = capsys.readouterr().out.rstrip("\n")
+    assert "5. contract" in line and len(line) == RULE_WIDTH
+    assert console.width > 1000
