@@ -214,6 +214,12 @@ class LongRecordEvents(_RecordEventsBase):
             spec, parser = self._opened
             text = fields.get(spec.column, "").strip()
             opened_at = _parse(parser, text, "opened_at", spec.column) if text else None
+            if opened_at is not None and opened_at < EARLIEST_EVENT_TIME:
+                raise InvalidRecord(
+                    RejectReason.BAD_TIMESTAMP,
+                    f"opened_at ({spec.column!r}): {opened_at.isoformat()} is before "
+                    f"{EARLIEST_EVENT_TIME.date()}, the earliest time the pipeline accepts",
+                )
         state_spec = self._long.state
         state = fields.get(state_spec.column, "").strip()
         lifecycle = state_spec.lifecycle_of(state)

@@ -144,6 +144,13 @@ def test_without_the_tie_break_the_file_order_decides(tmp_path: Path) -> None:
     )
 
 
+def test_an_opening_time_before_1990_is_a_dead_letter(tmp_path: Path) -> None:
+    rows = [[*snow_rows()[0][:3], "1970-01-01 00:00:00", *snow_rows()[0][4:]]]
+    result = map_file(write_csv(tmp_path / "i.csv", SNOW_HEADER, rows), mapping_from_dict(SNOW))
+    (dead,) = result.dead_letters
+    assert dead.reason == "bad_timestamp" and dead.detail.startswith("opened_at ('opened_at')")
+
+
 def test_a_bad_update_counter_is_a_dead_letter(tmp_path: Path) -> None:
     rows = [[*snow_rows()[0][:5], "three", *snow_rows()[0][6:]]]
     result = map_file(write_csv(tmp_path / "i.csv", SNOW_HEADER, rows), mapping_from_dict(SNOW))
