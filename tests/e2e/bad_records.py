@@ -589,9 +589,9 @@ class Fuzzer:
             obj = self.plain_event("pulse.order.shipped")
             obj["data"]["assignee"] = "Sam"
             reason = "invalid_data"
-        elif pick == 1:  # work items have no due date
+        elif pick == 1:  # a work item's due date that is not a time (any kind may have one)
             obj = self.plain_event("pulse.incident.created")
-            obj["data"]["due_at"] = "2020-01-01T00:00:00Z"
+            obj["data"]["due_at"] = "by Friday"
             reason = "invalid_data"
         elif pick == 2:  # a field no event has
             obj = self.plain_event()
