@@ -102,7 +102,6 @@ class _RecordEventsBase:
         self._placeholders = mapping.placeholders - {""}
         due = mapping.due
         self._due = None if due is None else (due, _parser(due), frozenset(due.missing))
-        self._tie: int | None = None
 
     def _clean(self, fields: dict[str, str]) -> dict[str, str]:
         """``fields`` with every placeholder cell read as empty."""
@@ -172,6 +171,7 @@ class _RecordEventsBase:
         lifecycle: Lifecycle,
         time: datetime,
         data: dict[str, Any],
+        tie: int | None = None,
     ) -> EventEnvelope:
         if time < EARLIEST_EVENT_TIME:
             raise InvalidRecord(
@@ -187,7 +187,7 @@ class _RecordEventsBase:
                 lifecycle=lifecycle,
                 time=time,
                 item_id=item_id,
-                sequence=event_sequence(line, k, self._tie),
+                sequence=event_sequence(line, k, tie),
                 **data,
             )
         except ValidationError as exc:
@@ -207,7 +207,7 @@ class LongRecordEvents(_RecordEventsBase):
     def events(self, line: int, fields: dict[str, str]) -> RecordEvents:
         fields = self._clean(fields)
         item_id = self._item_id(fields)
-        self._tie = self._tie_break(fields)
+        tie = self._tie_break(fields)
         time = _required_time(fields, "timestamp", self._long.timestamp, self._time)
         opened_at = None
         if self._opened is not None:
@@ -233,7 +233,7 @@ class LongRecordEvents(_RecordEventsBase):
         data["state"] = state or None
         data["due_at"] = self._due_at(fields)
         envelope = self._envelope(
-            line=line, k=0, item_id=item_id, lifecycle=lifecycle, time=time, data=data
+            line=line, k=0, item_id=item_id, lifecycle=lifecycle, time=time, data=data, tie=tie
         )
         return RecordEvents([envelope], opened_at=opened_at)
 
@@ -249,7 +249,7 @@ class WideRecordEvents(_RecordEventsBase):
     def events(self, line: int, fields: dict[str, str]) -> RecordEvents:
         fields = self._clean(fields)
         item_id = self._item_id(fields)
-        self._tie = self._tie_break(fields)
+        tie = self._tie_break(fields)
         due_at = self._due_at(fields)
         dated: list[tuple[int, Lifecycle, str, datetime]] = []
         absent = 0
@@ -271,7 +271,13 @@ class WideRecordEvents(_RecordEventsBase):
                 data["due_at"] = due_at
             envelopes.append(
                 self._envelope(
-                    line=line, k=k, item_id=item_id, lifecycle=lifecycle, time=time, data=data
+                    line=line,
+                    k=k,
+                    item_id=item_id,
+                    lifecycle=lifecycle,
+                    time=time,
+                    data=data,
+                    tie=tie,
                 )
             )
         return RecordEvents(envelopes, absent)
