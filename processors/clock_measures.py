@@ -115,10 +115,21 @@ def _transitions(history: ItemHistory, kpi: TimeToTargetKpi) -> list[ClockTransi
     ]
 
 
+def _per_priority(calendar: CalendarFor | BusinessCalendar) -> CalendarFor:
+    """A ``CalendarFor``; one calendar stands for every priority."""
+    if isinstance(calendar, BusinessCalendar):
+        return lambda _priority: calendar
+    return calendar
+
+
 def read_open_clock(
-    history: ItemHistory, kpi: TimeToTargetKpi, calendar_for: CalendarFor, now: datetime
+    history: ItemHistory,
+    kpi: TimeToTargetKpi,
+    calendar: CalendarFor | BusinessCalendar,
+    now: datetime,
 ) -> ClockReading | None:
     """The item's clock read at ``now`` if it is open then and has a target (else None)."""
+    calendar_for = _per_priority(calendar)
     priority = _priority(history.priorities.value_at(now))
     policy = kpi.policy_for(priority, calendar_for(priority))
     if policy is None:
@@ -138,8 +149,11 @@ def clock_timeline(history: ItemHistory, kpi: TimeToTargetKpi) -> ClockTimeline:
 
 
 def measure_clock(
-    history: ItemHistory, kpi: TimeToTargetKpi, calendar_for: CalendarFor
+    history: ItemHistory, kpi: TimeToTargetKpi, calendar: CalendarFor | BusinessCalendar
 ) -> ItemClockMeasures:
+    """What ``kpi`` measures on the item; ``calendar``: per priority (``CalendarFor``, see
+    ``ContractEvaluation.calendar_for``), or one calendar for every priority."""
+    calendar_for = _per_priority(calendar)
     timeline = clock_timeline(history, kpi)
     if not timeline.episodes:
         return ItemClockMeasures()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from outcome_pulse.processors.calendar import BusinessCalendar
-from outcome_pulse.processors.clock_measures import clock_timeline, measure_clock
+from outcome_pulse.processors.clock_measures import CalendarFor, clock_timeline, measure_clock
 from outcome_pulse.processors.contract import Contract, EventSelectorSpec, RatioKpi, TimeToTargetKpi
 from outcome_pulse.processors.errors import EvidenceError
 from outcome_pulse.processors.item_history import ItemHistory
@@ -113,7 +113,10 @@ def misses_in_period(
     ]
     items.sort(key=lambda h: h.item_id)
     if isinstance(kpi, TimeToTargetKpi):
-        return _clock_misses(kpi, contract.calendar_of(kpi), items, start, end)
+        # per priority: a KPI may give P1/P2 a 24x7 calendar and the rest office hours
+        return _clock_misses(
+            kpi, lambda priority: contract.calendar_of(kpi, priority), items, start, end
+        )
     return _ratio_misses(kpi, items, start, end)
 
 
@@ -130,7 +133,7 @@ def check_against(found: KpiMisses, outcome: PeriodOutcome) -> None:
 
 def _clock_misses(
     kpi: TimeToTargetKpi,
-    calendar: BusinessCalendar,
+    calendar: CalendarFor,
     items: Sequence[ItemHistory],
     start: datetime,
     end: datetime,
@@ -154,7 +157,9 @@ def _clock_misses(
             episode = next((e for e in timeline.episodes if e.end == resolution.at), None)
             stretches: tuple[ClockStretch, ...] = ()
             if episode is not None:
-                stretches = _stretches(timeline.spans, episode.start, resolution.at, calendar)
+                stretches = _stretches(
+                    timeline.spans, episode.start, resolution.at, calendar(resolution.priority)
+                )
             misses.append(
                 Miss(
                     kpi.id,

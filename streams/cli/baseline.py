@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from outcome_pulse.processors.errors import ConfigError, PulseError
 from outcome_pulse.processors.quantities import format_share, parse_duration, parse_share
 from outcome_pulse.streams.cli.contract import load_or_exit
+from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.drivers.baseline import BaselineOptions, BaselineResult, run_baseline
 from outcome_pulse.streams.file_import.mapping import load_mapping
 
-_out = Console()
-_err = Console(stderr=True)
+_out = output_console()
+_err = output_console(stderr=True)
 
 
 def baseline(

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.streams.cli.contract import load_or_exit
+from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.settings import PulseSettings
 
 dashboards_app = typer.Typer(
@@ -25,8 +25,8 @@ tenants_app = typer.Typer(
 )
 grafana_app = typer.Typer(help="Publish to a Grafana server.", no_args_is_help=True)
 
-_out = Console()
-_err = Console(stderr=True)
+_out = output_console()
+_err = output_console(stderr=True)
 
 Contracts = Annotated[
     list[Path] | None,

@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from outcome_pulse.processors.errors import PulseError
 from outcome_pulse.processors.evidence import EvidenceInput
 from outcome_pulse.streams.cli.contract import load_or_exit
+from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.report.writer import write_report
 
-_out = Console()
-_err = Console(stderr=True)
+_out = output_console()
+_err = output_console(stderr=True)
 
 
 def report(

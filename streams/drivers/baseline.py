@@ -43,6 +43,7 @@ from outcome_pulse.processors.settlement import ZERO_MONEY
 from outcome_pulse.streams.drivers.backtest import BacktestResult, backtest_events, item_events
 from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
 from outcome_pulse.streams.file_import.mapping import RecordMapping
+from outcome_pulse.streams.file_import.rejections import check_rejections
 
 _UNBOUNDED = "1000000h"  # a target no item reaches: every stop is measured, none judged
 WORK_ITEM_CLOCK: dict[str, Any] = {
@@ -124,6 +125,7 @@ def run_baseline(
 ) -> BaselineResult:
     _check_options(options, draft)  # before reading the file: bad options fail fast
     mapped = map_file(path, mapping)
+    check_rejections(mapped)  # mostly dead letters: a wrong mapping, not a baseline
     events = [(e, s) for e, s in item_events(mapped.events) if e.source == mapping.source]
     if not events:
         raise ConfigError(f"{path}: no events of source {mapping.source!r} to build a baseline on")

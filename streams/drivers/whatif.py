@@ -26,6 +26,7 @@ from outcome_pulse.processors.settlement import ZERO_MONEY
 from outcome_pulse.streams.drivers.backtest import BacktestResult, backtest_events, item_events
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import RecordMapping, yaml_where
+from outcome_pulse.streams.file_import.rejections import check_rejections
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ def run_whatif(
     path: Path, mapping: RecordMapping, contract: Contract, scenario: Scenario
 ) -> WhatIfResult:
     mapped = map_file(path, mapping)
+    check_rejections(mapped)  # mostly dead letters: a wrong mapping, not a scenario
     sources = {svc.source for svc in contract.services.values()}
     if mapping.source not in sources:
         raise ConfigError(

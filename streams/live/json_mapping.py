@@ -59,6 +59,8 @@ _REFUSED = {
     "format": "notifications are always JSON",
     "csv": "notifications are always JSON",
     "milestones": "a live mapping is always layout long",
+    "opened_at": "a live mapping gives the creation time with created",
+    "tie_break": "a live mapping orders same-instant notifications with sequence",
 }
 
 

@@ -227,6 +227,11 @@ def test_mapping_errors_name_the_path_and_what_is_refused() -> None:
     }
     with pytest.raises(ConfigError, match="first_event"):
         live_mapping_from_dict({**base, "first_event": "created"})
+    # the file import's opened_at and tie_break have live counterparts: said, not ignored
+    with pytest.raises(ConfigError, match="opened_at: a live mapping gives the creation time"):
+        live_mapping_from_dict({**base, "opened_at": {"path": "created"}})
+    with pytest.raises(ConfigError, match=r"tie_break: .* with sequence"):
+        live_mapping_from_dict({**base, "tie_break": {"path": "n"}})
     with pytest.raises(ConfigError, match=r"item_id\.path"):
         live_mapping_from_dict({**base, "item_id": {"path": ""}})
     with pytest.raises(ConfigError, match=r"changes\.path"):
