@@ -1,0 +1,1 @@
+"""Service indicators, one module per family: backlog, backlog age, flow, at risk."""

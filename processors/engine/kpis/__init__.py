@@ -1,0 +1,1 @@
+"""One module per KPI kind: its indicator series to date and its period measures."""
