@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -22,6 +23,7 @@ _SHORTHAND = re.compile(r"^(?:\s*\d+(?:\.\d+)?\s*(?:w|d|h|min|m|s)\s*)+$")
 _ISO = TypeAdapter(timedelta)
 
 
+@lru_cache(maxsize=4096)  # called per item and priority segment by the clock measures
 def parse_duration(text: str) -> timedelta:
     """``"4h30m"`` -> 4.5 hours; raises ValueError saying what is expected."""
     value = text.strip()

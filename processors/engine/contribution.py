@@ -198,6 +198,8 @@ def spans_differ_from(old: Sequence[SpanElement], new: Sequence[SpanElement]) ->
     """
     if old == new:
         return None
+    if not old:
+        return min(start for start, _, _ in new)
     marks: Counter[tuple[datetime, datetime | None]] = Counter()
     for sign, spans in ((1, old), (-1, new)):
         for start, end, opened in spans:
@@ -224,5 +226,7 @@ def instants_differ_from(
     """The earliest instant in one list and not the other (None: identical multisets)."""
     if old == new:
         return None
+    if not old or not new:
+        return min(at for at, _ in (old or new))
     diff = (Counter(old) - Counter(new)) + (Counter(new) - Counter(old))
     return min((at for at, _ in diff), default=None)

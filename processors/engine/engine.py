@@ -139,6 +139,28 @@ class ContractEngine:
         clocks = None if self._clocks == clocks_before else tuple(self._clocks.values())
         return Step(observed, points, outcomes, late, clocks)
 
+    def late_in(self, events: Iterable[tuple[ItemEvent, int]]) -> bool:
+        """Whether stepping ``events`` now would report a late event (a new one behind the
+        watermark). Lets a driver that only needs the final rows skip the steps in between."""
+        watermark = self.watermark
+        if watermark is None:
+            return False
+        for event, _ in events:
+            if event.time >= watermark:
+                continue
+            service = self._services.get((event.source, event.kind))
+            if service is None:
+                continue
+            history = service.items.get(event.item_id)
+            if history is None or (event.time, event.event_id) not in history.events:
+                return True
+        return False
+
+    def catch_up(self) -> None:
+        """Bring the rows up to date with everything observed (the changes are not returned)."""
+        if self._touched:
+            self._advance()
+
     def rebuild(self, events: Iterable[tuple[ItemEvent, int]]) -> Evaluation:
         """Observe events and evaluate everything; later steps diff against this."""
         self.observe(events)
@@ -147,8 +169,7 @@ class ContractEngine:
 
     def evaluate(self) -> Evaluation:
         """Bring the rows up to date with everything observed, and return them all."""
-        if self._touched:
-            self._advance()
+        self.catch_up()
         return self.last
 
     @property

@@ -66,19 +66,24 @@ def backtest_events(
     batch: int = _BATCH,
     on_progress: Callable[[int], None] | None = None,
 ) -> BacktestResult:
-    """Feed ``events`` in their order, ``batch`` at a time (arrival order decides which events
-    are late beyond the allowed lateness), then evaluate."""
+    """Feed ``events`` in their order, ``batch`` at a time, as the streaming monitor's rounds:
+    arrival order decides which events are late beyond the allowed lateness, and each late event
+    names the final rows its round corrected, as the monitor records them."""
     evaluation = ContractEvaluation(contract)
     duplicates = unmonitored = 0
     late: list[LateEvent] = []
     for start in range(0, len(events), batch):
-        observed = evaluation.observe(events[start : start + batch])
+        chunk = events[start : start + batch]
+        if evaluation.late_in(chunk):
+            # A round with late events: its rows before and after name what they corrected.
+            evaluation.catch_up()
+            step = evaluation.step(chunk)
+            observed = step.observed
+            late.extend(step.late)
+        else:
+            observed = evaluation.observe(chunk)
         duplicates += observed.duplicates
         unmonitored += observed.unmonitored
-        late.extend(
-            LateEvent(contract.contract, e.event_id, e.time, observed.watermark or e.time, ())
-            for e in observed.late
-        )
         if on_progress is not None:
             on_progress(min(start + batch, len(events)))
     result = evaluation.evaluate()
