@@ -1,0 +1,263 @@
+"""How the contract engine scales with history: the incremental engine against the reference
+(the full re-derivation it replaced), in one run.
+
+    .venv/bin/python -m bench.engine_scaling                 (no stack needed; ~10 min on BPIC)
+    .venv/bin/python -m bench.engine_scaling --replay        (also the replay, needs the stack)
+    .venv/bin/python -m bench.engine_scaling --log helpdesk --no-reference
+
+Histories are synthesised from a real log (default BPIC 2013, with its example contract):
+
+* ``1x``: the log itself;
+* ``10x longer``: ten copies one after the other (each shifted by the log's span rounded up to
+  whole weeks), with new item and event ids;
+* ``10x denser``: ten copies over the same span (each shifted by a few minutes), new ids.
+
+For each size and engine, a child process (so memory is its own) evaluates all events but the
+last 2,000 (in time order) as a monitor does when it starts (``start``: the rebuild), then
+applies the last 2,000 in one round (``round``), and reports its peak RSS. Another child runs
+the backtest of the whole history and reports its peak RSS. Ratios are against ``1x`` of the
+same engine, and new/reference at the same size, all measured in this run.
+
+``--replay``: the BPIC replay through a real worker (Kafka, PostgreSQL), once without a contract
+and once with its contract monitored, timed from the first event produced until every event is
+stored (and, monitored, applied by the contract monitor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from streams.adapter import map_file
+from streams.backtest import backtest_events, item_events
+from streams.contracts import load_contract
+from streams.events import build_envelope
+from streams.mapping import load_mapping
+from streams.settings import PulseSettings
+
+LOGS = {
+    "bpic2013": ("bpic2013_volvo_incidents.csv.gz", "bpic2013_incidents.yaml"),
+    "helpdesk": ("helpdesk_tickets.csv.gz", "helpdesk_tickets.yaml"),
+    "scms": ("scms_shipments.csv.gz", "scms_orders.yaml"),
+}
+SIZES = ("1x", "10x longer", "10x denser")
+ROUND = 2000
+CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+Events = list[tuple[ItemEvent, int]]
+
+
+def real_events(log: str) -> Events:
+    settings = PulseSettings()
+    mapped = map_file(settings.data_dir / LOGS[log][0], load_mapping(log))
+    return item_events(mapped.events)
+
+
+def _copy(events: Events, k: int, shift: timedelta) -> Events:
+    out: Events = []
+    for event, seq in events:
+        out.append(
+            (
+                replace(
+                    event,
+                    event_id=f"{event.event_id}~{k}",
+                    item_id=f"{event.item_id}~{k}",
+                    time=event.time + shift,
+                    due_at=None if event.due_at is None else event.due_at + shift,
+                ),
+                seq,
+            )
+        )
+    return out
+
+
+def synthesise(events: Events, size: str) -> Events:
+    if size == "1x":
+        out = list(events)
+    else:
+        times = [e.time for e, _ in events]
+        span = max(times) - min(times)
+        weeks = timedelta(weeks=-(-span // timedelta(weeks=1)))
+        step = weeks if size == "10x longer" else timedelta(minutes=7)
+        out = [e for k in range(10) for e in (events if k == 0 else _copy(events, k, step * k))]
+    out.sort(key=lambda e: (e[0].time, e[1], e[0].event_id))
+    return out
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- children ------------------------------------------------------------------------------------
+
+
+def child_monitor(log: str, size: str, engine: str) -> dict[str, float]:
+    contract = load_contract(CONTRACTS / LOGS[log][1])
+    history = synthesise(real_events(log), size)
+    head, tail = history[:-ROUND], history[-ROUND:]
+    if engine == "new":
+        from processors.engine import ContractEngine as Engine
+    else:
+        from processors.reference_evaluation import ContractEvaluation as Engine  # type: ignore[assignment]
+    evaluation = Engine(contract)
+    started = time.perf_counter()
+    evaluation.rebuild(head)
+    start = time.perf_counter() - started
+    started = time.perf_counter()
+    step = evaluation.step(tail)
+    round_time = time.perf_counter() - started
+    return {
+        "events": len(history),
+        "start_s": start,
+        "round_s": round_time,
+        "round_rows": len(step.points.upserts) + len(step.outcomes.upserts),
+        "monitor_rss_mb": _peak_rss_mb(),
+    }
+
+
+def child_backtest(log: str, size: str, engine: str) -> dict[str, float]:
+    contract = load_contract(CONTRACTS / LOGS[log][1])
+    history = synthesise(real_events(log), size)
+    base = _peak_rss_mb()
+    started = time.perf_counter()
+    if engine == "new":
+        result = backtest_events(contract, history)
+        points = len(result.evaluation.points)
+    else:  # the backtest as it was: observe in batches, one full evaluation at the end
+        from processors.reference_evaluation import ContractEvaluation
+
+        evaluation = ContractEvaluation(contract)
+        for start in range(0, len(history), 5000):
+            evaluation.observe(history[start : start + 5000])
+        points = len(evaluation.evaluate().points)
+    return {
+        "backtest_s": time.perf_counter() - started,
+        "backtest_rss_mb": _peak_rss_mb(),
+        "input_rss_mb": base,
+        "points": points,
+    }
+
+
+def run_child(kind: str, log: str, size: str, engine: str) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.engine_scaling", "--child", kind]
+    command += ["--log", log, "--size", size, "--engine", engine]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"child {kind} {size} {engine} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- the replay ------------------------------------------------------------------------------------
+
+
+def replay(monitored: bool) -> float:
+    from streams.replay import produce
+    from streams.sandbox import isolated_pipeline
+
+    settings = PulseSettings()
+    mapped = map_file(settings.data_dir / LOGS["bpic2013"][0], load_mapping("bpic2013"))
+    total = len(mapped.events)
+    contracts = str(CONTRACTS / LOGS["bpic2013"][1]) if monitored else ""
+
+    def counts(dsn: str) -> tuple[int, int]:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM pulse_events), "
+                "(SELECT count(*) FROM pulse_monitor_inbox)"
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    with isolated_pipeline(settings) as pipe:
+        pipe.start_worker(contracts=contracts, monitor_interval=1.0)
+        # Warm up: one event of another source all the way through (group joined, monitor on).
+        ping = build_envelope(
+            event_id="bench-warm-up",
+            source="bench-warm-up",
+            kind=ItemKind.INCIDENT,
+            lifecycle=Lifecycle.CREATED,
+            time=datetime(2020, 1, 1, tzinfo=UTC),
+            item_id="warm-up",
+        )
+        asyncio.run(produce(pipe.settings, [ping], []))
+        pipe.wait_for(lambda: counts(pipe.settings.dsn) == (1, 0), what="the warm-up event")
+        started = time.monotonic()
+        asyncio.run(produce(pipe.settings, mapped.events, []))
+        pipe.wait_for(
+            lambda: counts(pipe.settings.dsn) == (total + 1, 0),
+            timeout=1800,
+            what="every event stored and applied",
+        )
+        return time.monotonic() - started
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--log", choices=sorted(LOGS), default="bpic2013")
+    parser.add_argument("--no-reference", action="store_true", help="only the new engine")
+    parser.add_argument("--replay", action="store_true", help="also the BPIC replay (stack)")
+    parser.add_argument("--child", choices=("monitor", "backtest"), help=argparse.SUPPRESS)
+    parser.add_argument("--size", choices=SIZES, default="1x", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=("new", "reference"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        fn = child_monitor if args.child == "monitor" else child_backtest
+        print(json.dumps(fn(args.log, args.size, args.engine)))
+        return
+    engines = ("new",) if args.no_reference else ("new", "reference")
+    figures: dict[tuple[str, str], dict[str, float]] = {}
+    for size in SIZES:
+        for engine in engines:
+            row = run_child("monitor", args.log, size, engine)
+            row |= run_child("backtest", args.log, size, engine)
+            figures[(size, engine)] = row
+            print(
+                f"{args.log} {size:>10} {engine:>9}: {int(row['events']):>8,} events  "
+                f"start {row['start_s']:7.2f} s  round of {ROUND:,} {row['round_s']:6.3f} s  "
+                f"monitor RSS {row['monitor_rss_mb']:6.0f} MB  backtest {row['backtest_s']:7.2f} s "
+                f"RSS {row['backtest_rss_mb']:6.0f} MB",
+                flush=True,
+            )
+    print()
+    for engine in engines:
+        one = figures[("1x", engine)]
+        for size in SIZES[1:]:
+            row = figures[(size, engine)]
+            print(
+                f"{engine:>9} {size} / 1x: round {row['round_s'] / one['round_s']:5.2f}  "
+                f"start {row['start_s'] / one['start_s']:5.2f}  "
+                f"backtest RSS {row['backtest_rss_mb'] / one['backtest_rss_mb']:5.2f}"
+            )
+    if not args.no_reference:
+        for size in SIZES:
+            new, old = figures[(size, "new")], figures[(size, "reference")]
+            print(
+                f"new / reference at {size}: round {new['round_s'] / old['round_s']:5.2f}  "
+                f"start {new['start_s'] / old['start_s']:5.2f}  "
+                f"backtest RSS {new['backtest_rss_mb'] / old['backtest_rss_mb']:5.2f}"
+            )
+    if args.replay:
+        without = replay(monitored=False)
+        monitored = replay(monitored=True)
+        print(
+            f"\nBPIC replay: {without:.1f} s without a contract, {monitored:.1f} s with its "
+            f"contract monitored (ratio {monitored / without:.2f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
