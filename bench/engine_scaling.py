@@ -12,11 +12,15 @@ Histories are synthesised from a real log (default BPIC 2013, with its example c
   whole weeks), with new item and event ids;
 * ``10x denser``: ten copies over the same span (each shifted by a few minutes), new ids.
 
-For each size and engine, a child process (so memory is its own) evaluates all events but the
-last 2,000 (in time order) as a monitor does when it starts (``start``: the rebuild), then
-applies the last 2,000 in one round (``round``), and reports its peak RSS. Another child runs
-the backtest of the whole history and reports its peak RSS. Ratios are against ``1x`` of the
-same engine, and new/reference at the same size, all measured in this run.
+For each size and engine, a child process (so memory is its own) loads the log's events
+(mapped once by the parent, pickled), synthesises the history, evaluates all events but the last
+2,000 (in time order) as a monitor does when it starts (``start``: the rebuild), then applies the
+last 2,000 in one round (``round``); it reports the peak RSS, and (new engine) the RSS held after
+compacting the items done with. Another child runs the backtest of the whole history and reports
+its peak RSS (the input events included: ``input`` is the RSS with only them loaded). Times are
+CPU seconds of the child (``time.process_time``), so that other processes on a shared machine
+weigh less on them. Ratios are against ``1x`` of the same engine, and new/reference at the same
+size, all measured in this run.
 
 ``--replay``: the BPIC replay through a real worker (Kafka, PostgreSQL), once without a contract
 and once with its contract monitored, timed from the first event produced until every event is
@@ -27,10 +31,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import os
+import pickle
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -38,13 +46,14 @@ from pathlib import Path
 
 import psycopg
 
-from processors.lifecycle import ItemEvent, ItemKind, Lifecycle
-from streams.adapter import map_file
-from streams.backtest import backtest_events, item_events
-from streams.contracts import load_contract
-from streams.events import build_envelope
-from streams.mapping import load_mapping
-from streams.settings import PulseSettings
+from outcome_pulse.processors.engine import ContractEngine
+from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.contract_files import load_contract
+from outcome_pulse.streams.wire.events import build_envelope
+from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.settings import PulseSettings
 
 LOGS = {
     "bpic2013": ("bpic2013_volvo_incidents.csv.gz", "bpic2013_incidents.yaml"),
@@ -61,6 +70,17 @@ def real_events(log: str) -> Events:
     settings = PulseSettings()
     mapped = map_file(settings.data_dir / LOGS[log][0], load_mapping(log))
     return item_events(mapped.events)
+
+
+def load_events(path: Path) -> Events:
+    with path.open("rb") as handle:
+        events: Events = pickle.load(handle)
+    return events
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _copy(events: Events, k: int, shift: timedelta) -> Events:
@@ -101,56 +121,65 @@ def _peak_rss_mb() -> float:
 # -- children ------------------------------------------------------------------------------------
 
 
-def child_monitor(log: str, size: str, engine: str) -> dict[str, float]:
+def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, float]:
     contract = load_contract(CONTRACTS / LOGS[log][1])
-    history = synthesise(real_events(log), size)
+    history = synthesise(load_events(events), size)
     head, tail = history[:-ROUND], history[-ROUND:]
+    del history
     if engine == "new":
-        from processors.engine import ContractEngine as Engine
+        from outcome_pulse.processors.engine import ContractEngine as Engine
     else:
-        from processors.reference_evaluation import ContractEvaluation as Engine  # type: ignore[assignment]
+        from outcome_pulse.processors.reference_evaluation import ContractEvaluation as Engine  # type: ignore[assignment]
     evaluation = Engine(contract)
-    started = time.perf_counter()
+    started = time.process_time()
     evaluation.rebuild(head)
-    start = time.perf_counter() - started
-    started = time.perf_counter()
+    start = time.process_time() - started
+    started = time.process_time()
     step = evaluation.step(tail)
-    round_time = time.perf_counter() - started
+    round_time = time.process_time() - started
+    peak = _peak_rss_mb()
+    held = 0.0
+    if isinstance(evaluation, ContractEngine):
+        del head, tail, step
+        evaluation.compact()
+        gc.collect()
+        held = _rss_mb()
     return {
-        "events": len(history),
         "start_s": start,
         "round_s": round_time,
-        "round_rows": len(step.points.upserts) + len(step.outcomes.upserts),
-        "monitor_rss_mb": _peak_rss_mb(),
+        "monitor_rss_mb": peak,
+        "compacted_rss_mb": held,
     }
 
 
-def child_backtest(log: str, size: str, engine: str) -> dict[str, float]:
+def child_backtest(log: str, size: str, engine: str, events: Path) -> dict[str, float]:
     contract = load_contract(CONTRACTS / LOGS[log][1])
-    history = synthesise(real_events(log), size)
-    base = _peak_rss_mb()
-    started = time.perf_counter()
+    history = synthesise(load_events(events), size)
+    gc.collect()
+    base = _rss_mb()
+    started = time.process_time()
     if engine == "new":
         result = backtest_events(contract, history)
         points = len(result.evaluation.points)
     else:  # the backtest as it was: observe in batches, one full evaluation at the end
-        from processors.reference_evaluation import ContractEvaluation
+        from outcome_pulse.processors.reference_evaluation import ContractEvaluation
 
         evaluation = ContractEvaluation(contract)
         for start in range(0, len(history), 5000):
             evaluation.observe(history[start : start + 5000])
         points = len(evaluation.evaluate().points)
     return {
-        "backtest_s": time.perf_counter() - started,
+        "events": len(history),
+        "backtest_s": time.process_time() - started,
         "backtest_rss_mb": _peak_rss_mb(),
         "input_rss_mb": base,
         "points": points,
     }
 
 
-def run_child(kind: str, log: str, size: str, engine: str) -> dict[str, float]:
+def run_child(kind: str, log: str, size: str, engine: str, events: Path) -> dict[str, float]:
     command = [sys.executable, "-m", "bench.engine_scaling", "--child", kind]
-    command += ["--log", log, "--size", size, "--engine", engine]
+    command += ["--log", log, "--size", size, "--engine", engine, "--events", str(events)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child {kind} {size} {engine} failed:\n{done.stderr[-3000:]}")
@@ -162,8 +191,8 @@ def run_child(kind: str, log: str, size: str, engine: str) -> dict[str, float]:
 
 
 def replay(monitored: bool) -> float:
-    from streams.replay import produce
-    from streams.sandbox import isolated_pipeline
+    from outcome_pulse.streams.drivers.replay import produce
+    from tests.support.sandbox import isolated_pipeline
 
     settings = PulseSettings()
     mapped = map_file(settings.data_dir / LOGS["bpic2013"][0], load_mapping("bpic2013"))
@@ -213,25 +242,36 @@ def main() -> None:
     parser.add_argument("--child", choices=("monitor", "backtest"), help=argparse.SUPPRESS)
     parser.add_argument("--size", choices=SIZES, default="1x", help=argparse.SUPPRESS)
     parser.add_argument("--engine", choices=("new", "reference"), help=argparse.SUPPRESS)
+    parser.add_argument("--events", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         fn = child_monitor if args.child == "monitor" else child_backtest
-        print(json.dumps(fn(args.log, args.size, args.engine)))
+        print(json.dumps(fn(args.log, args.size, args.engine, args.events)))
         return
     engines = ("new",) if args.no_reference else ("new", "reference")
     figures: dict[tuple[str, str], dict[str, float]] = {}
-    for size in SIZES:
-        for engine in engines:
-            row = run_child("monitor", args.log, size, engine)
-            row |= run_child("backtest", args.log, size, engine)
-            figures[(size, engine)] = row
-            print(
-                f"{args.log} {size:>10} {engine:>9}: {int(row['events']):>8,} events  "
-                f"start {row['start_s']:7.2f} s  round of {ROUND:,} {row['round_s']:6.3f} s  "
-                f"monitor RSS {row['monitor_rss_mb']:6.0f} MB  backtest {row['backtest_s']:7.2f} s "
-                f"RSS {row['backtest_rss_mb']:6.0f} MB",
-                flush=True,
-            )
+    with tempfile.TemporaryDirectory() as scratch:
+        events = Path(scratch) / "events.pickle"
+        with events.open("wb") as handle:
+            pickle.dump(real_events(args.log), handle)
+        for size in SIZES:
+            for engine in engines:
+                row = run_child("monitor", args.log, size, engine, events)
+                row |= run_child("backtest", args.log, size, engine, events)
+                figures[(size, engine)] = row
+                print(
+                    f"{args.log} {size:>10} {engine:>9}: {int(row['events']):>8,} events  "
+                    f"start {row['start_s']:7.2f} s  round of {ROUND:,} {row['round_s']:6.3f} s  "
+                    f"monitor RSS peak {row['monitor_rss_mb']:5.0f} MB"
+                    + (
+                        f" ({row['compacted_rss_mb']:.0f} MB compacted)"
+                        if row["compacted_rss_mb"]
+                        else ""
+                    )
+                    + f"  backtest {row['backtest_s']:6.1f} s RSS {row['backtest_rss_mb']:5.0f} MB"
+                    f" (input {row['input_rss_mb']:.0f} MB)",
+                    flush=True,
+                )
     print()
     for engine in engines:
         one = figures[("1x", engine)]

@@ -9,7 +9,9 @@
     ├── SourceApiError              a polled API (ServiceNow, Jira) failed or answered no page
     ├── SinkError                   the database is unreachable or refused a write (from psycopg)
     ├── EvidenceError               a report's figures would disagree with the evaluation (refused)
-    └── ReportError                 a report file could not be written (browser missing or failing)
+    ├── ReportError                 a report file could not be written (browser missing or failing)
+    └── EngineStateError            the contract engine was driven wrongly (e.g. an event for an
+                                    item whose history was compacted, without restoring it)
 
 Adapters translate third-party exceptions into these at the edge, so callers (the CLI, the
 worker) only need to know this tree.
@@ -68,3 +70,7 @@ class EvidenceError(PulseError):
 
 class ReportError(PulseError):
     """A report could not be written (headless browser missing or failing, file not written)."""
+
+
+class EngineStateError(PulseError):
+    """The contract engine was driven wrongly; the message says what the driver must do."""

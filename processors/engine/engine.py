@@ -36,6 +36,7 @@ from outcome_pulse.processors.engine.results import (
     Step,
 )
 from outcome_pulse.processors.engine.service import SeriesKey, SeriesTail, ServiceState
+from outcome_pulse.processors.item_history import ItemHistory
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind
 from outcome_pulse.processors.measurements import (
     Delta,
@@ -161,6 +162,44 @@ class ContractEngine:
         if self._touched:
             self._advance()
 
+    # -- memory bounded by open work ---------------------------------------------------------
+
+    def compact(self) -> int:
+        """Drop the event sets of items done with (see ``ServiceState.compact``): memory then
+        grows with open work, not history. Returns how many items were compacted."""
+        watermark = self.watermark
+        if watermark is None:
+            return 0
+        self.catch_up()
+        return sum(service.compact(watermark) for service in self._services.values())
+
+    def missing_histories(self, events: Iterable[tuple[ItemEvent, int]]) -> list[tuple[str, str]]:
+        """``(source, item_id)`` of the compacted items these events are for: the driver reads
+        their stored events and passes them to ``restore`` before stepping the events."""
+        missing: set[tuple[str, str]] = set()
+        for event, _ in events:
+            service = self._services.get((event.source, event.kind))
+            if service is not None and event.item_id in service.compacted:
+                missing.add((event.source, event.item_id))
+        return sorted(missing)
+
+    def restore(self, events: Iterable[tuple[ItemEvent, int]]) -> None:
+        """Give compacted items their event sets back (events already applied before, so nothing
+        is counted, stepped or changed; events of other items are ignored)."""
+        histories: dict[tuple[tuple[str, ItemKind], str], ItemHistory] = {}
+        for event, sequence in events:
+            group = (event.source, event.kind)
+            service = self._services.get(group)
+            if service is None or event.item_id not in service.compacted:
+                continue
+            history = histories.get((group, event.item_id))
+            if history is None:
+                history = ItemHistory(event.source, event.item_id, event.kind)
+                histories[(group, event.item_id)] = history
+            history.add(event, sequence)
+        for (group, item_id), history in histories.items():
+            self._services[group].restore(item_id, history)
+
     def rebuild(self, events: Iterable[tuple[ItemEvent, int]]) -> Evaluation:
         """Observe events and evaluate everything; later steps diff against this."""
         self.observe(events)
@@ -214,7 +253,10 @@ class ContractEngine:
         return list(newest.values())
 
     def open_clocks_at(self, at: datetime) -> list[OpenClock]:
-        """Every time-to-target clock open at instant ``at``, read then (see ``open_clocks``)."""
+        """Every time-to-target clock open at instant ``at``, read then (see ``open_clocks``).
+
+        Complete for instants after the watermark; items compacted since (``compact``) are
+        left out of earlier instants (their clocks stopped before the watermark)."""
         out: list[OpenClock] = []
         for service in self._services.values():
             for kpi in service.kpis:
@@ -224,7 +266,8 @@ class ContractEngine:
                 items = [
                     service.items[item_id]
                     for item_id, contribution in sorted(service.contributions.items())
-                    if any(
+                    if item_id in service.items
+                    and any(
                         start <= at and (end is None or at < end)
                         for start, end, _ in contribution.spans.get(family, ())
                     )

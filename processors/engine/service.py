@@ -46,6 +46,7 @@ from outcome_pulse.processors.engine.kpis import ratio, threshold, time_to_targe
 from outcome_pulse.processors.engine.kpis.measure import periods_of
 from outcome_pulse.processors.engine.multisets import InstantMultiset, SpanMultiset
 from outcome_pulse.processors.engine.to_date import ToDateWindows, prefix
+from outcome_pulse.processors.errors import EngineStateError
 from outcome_pulse.processors.item_history import ItemHistory
 from outcome_pulse.processors.lifecycle import ItemKind
 from outcome_pulse.processors.measurements import SERVICE_WIDE
@@ -88,14 +89,39 @@ class ServiceState:
         self.windows = ToDateWindows(self.zone)
         self.dirty: datetime | None = None
         self.regrid = False
+        self.compacted: set[str] = set()
+        """Items whose event sets were dropped (``compact``); their contributions stay."""
 
     # -- contributions ---------------------------------------------------------------------------
 
     def history(self, event_source: str, item_id: str, kind: ItemKind) -> ItemHistory:
+        if item_id in self.compacted:
+            raise EngineStateError(
+                f"an event for item {item_id!r} of {event_source!r}, whose event history was "
+                "compacted: restore its stored events first (ContractEngine.restore)"
+            )
         history = self.items.get(item_id)
         if history is None:
             history = self.items[item_id] = ItemHistory(event_source, item_id, kind)
         return history
+
+    def compact(self, watermark: datetime) -> int:
+        """Drop the event sets of the items done with: no open span or clock, and nothing of
+        their contribution after ``watermark``. Their contributions stay in the aggregators, so
+        no row changes; a later event for one needs ``restore`` first."""
+        dropped = 0
+        for item_id, contribution in self.contributions.items():
+            if item_id in self.compacted or not _settled(contribution, watermark):
+                continue
+            del self.items[item_id]
+            self.compacted.add(item_id)
+            dropped += 1
+        return dropped
+
+    def restore(self, item_id: str, history: ItemHistory) -> None:
+        """Put a compacted item's event set back (its contribution is unchanged by it)."""
+        self.compacted.discard(item_id)
+        self.items[item_id] = history
 
     def apply(self, touched: Iterable[str]) -> None:
         """Swap the touched items' contributions; remember from where the series changed."""
@@ -309,6 +335,20 @@ class ServiceState:
                     )
                 )
         return out
+
+
+def _settled(contribution: Contribution, watermark: datetime) -> bool:
+    if contribution.open_clocks:
+        return False
+    for spans in contribution.spans.values():
+        for _, end, _ in spans:
+            if end is None or end > watermark:
+                return False
+    for instants in contribution.instants.values():
+        for at, _ in instants:
+            if at > watermark:
+                return False
+    return True
 
 
 def _floats(values: list[int]) -> list[float | None]:

@@ -15,13 +15,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from streams.adapter import map_file
-from streams.backtest import backtest_events, item_events
-from streams.contracts import load_contract
-from streams.mapping import load_mapping
-from streams.replay import produce
-from streams.sandbox import isolated_pipeline
-from streams.settings import PulseSettings
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.contract_files import load_contract
+from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.drivers.replay import produce
+from tests.support.sandbox import isolated_pipeline
+from outcome_pulse.streams.settings import PulseSettings
 from tests.datasets import dataset
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "helpdesk_tickets.yaml"
@@ -40,9 +40,10 @@ def test_backtest_late_events_equal_the_streaming_rows(settings: PulseSettings) 
     contract = load_contract(CONTRACT)
     mapped = map_file(dataset("helpdesk"), load_mapping("helpdesk"), limit=3000)
     on_time = sorted(mapped.events, key=lambda e: (e.time, e.sequence, e.id))
-    # Copies of events of items already seen, dated 10, 20 and 30 days earlier: new events
-    # far behind the watermark, which revise final rows.
-    picks = [on_time[-400], on_time[-900], on_time[-1500]]
+    # Copies of the creation of tickets already seen, dated 10, 20 and 30 days earlier: new
+    # events far behind the watermark that open the tickets earlier, revising final rows.
+    created = [e for e in on_time if e.type.endswith(".created")]
+    picks = [created[-100], created[-300], created[-500]]
     late = [
         e.model_copy(update={"id": f"{e.id}-late", "time": e.time - timedelta(days=10 * (n + 1))})
         for n, e in enumerate(picks)

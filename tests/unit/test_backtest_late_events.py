@@ -3,10 +3,10 @@ corrected (``changed``), the same whether the rounds before it were stepped or o
 
 from __future__ import annotations
 
-from processors.engine import ContractEngine
-from processors.lifecycle import Lifecycle
-from processors.reference_evaluation import ContractEvaluation as Reference
-from streams.backtest import backtest_events
+from outcome_pulse.processors.engine import ContractEngine
+from outcome_pulse.processors.lifecycle import Lifecycle
+from outcome_pulse.processors.reference_evaluation import ContractEvaluation as Reference
+from outcome_pulse.streams.drivers.backtest import backtest_events
 from tests.unit.test_evaluation import desk_contract, event, three_items
 
 

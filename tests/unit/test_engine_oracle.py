@@ -8,6 +8,7 @@ the history."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from outcome_pulse.processors.contract import Contract, parse_contract
 from outcome_pulse.processors.engine import ContractEngine
+from outcome_pulse.processors.errors import EngineStateError
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.processors.reference_evaluation import ContractEvaluation as Reference
 from outcome_pulse.streams.file_import.mapped_file import map_file
@@ -261,11 +263,22 @@ def _canon(step: Any) -> dict[str, Any]:
 
 
 def assert_same_steps(
-    contract: Contract, batches: list[list[tuple[ItemEvent, int]]]
+    contract: Contract, batches: list[list[tuple[ItemEvent, int]]], compact: bool = False
 ) -> tuple[ContractEngine, Reference]:
+    """Step both in the same batches. ``compact``: the engine drops the histories of the items
+    done with after every step, and gets them back from the events seen so far (as the monitor
+    reads them from PostgreSQL) when a batch has events for them."""
     engine, reference = ContractEngine(contract), Reference(contract)
+    seen: list[tuple[ItemEvent, int]] = []
+    compacted = 0
     for number, batch in enumerate(batches):
+        if compact:
+            missing = set(engine.missing_histories(batch))
+            engine.restore(e for e in seen if (e[0].source, e[0].item_id) in missing)
         got, want = _canon(engine.step(batch)), _canon(reference.step(batch))
+        seen.extend(batch)
+        if compact:
+            compacted += engine.compact()
         for name in want:
             assert got[name] == want[name], f"step {number}: {name} differs"
     last, expected = engine.last, reference.last
@@ -275,6 +288,8 @@ def assert_same_steps(
     assert {(p.key, p.value) for p in engine.latest_points()} == {
         (p.key, p.value) for p in reference.latest_points()
     }
+    if compact and len(batches) > 20:
+        assert compacted, "a long history has items to compact"
     return engine, reference
 
 
@@ -337,3 +352,49 @@ def test_real_logs_in_rounds_equal_the_reference(name: str, contract_file: str, 
     # Mostly in order, a few events far behind (late beyond the lateness).
     sent.sort(key=lambda e: e[0].time.timestamp() + rng.uniform(0, 3 * 86400))
     assert_same_steps(contract, batches_of(sent, [700] * 100))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    raw=raw_events,
+    late=raw_events,
+    seed=st.integers(0, 10_000),
+    sizes=st.lists(st.integers(1, 8), min_size=1, max_size=10),
+)
+def test_compacted_engine_equals_the_reference(
+    raw: list[Any], late: list[Any], seed: int, sizes: list[int]
+) -> None:
+    """With histories compacted after every step and restored for late events."""
+    rng = random.Random(seed)
+    on_time = sorted(build(raw), key=lambda e: e[0].time)
+    behind = [
+        (replace(e, event_id=f"late-{e.event_id}", time=e.time - timedelta(days=2)), seq)
+        for e, seq in build(late)
+    ]
+    sent = [
+        *batches_of(on_time, sizes),
+        *batches_of(behind + rng.sample(on_time, min(3, len(on_time))), sizes),
+    ]
+    assert_same_steps(desk_contract(), sent, compact=True)
+
+
+def test_real_log_compacted_equals_the_reference() -> None:
+    contract = load_contract(CONTRACTS / "helpdesk_tickets.yaml")
+    events = item_events(map_file(dataset("helpdesk"), load_mapping("helpdesk"), limit=5000).events)
+    rng = random.Random(5)
+    sent = sorted(events, key=lambda e: e[0].time.timestamp() + rng.uniform(0, 5 * 86400))
+    engine, _ = assert_same_steps(contract, batches_of(sent, [250] * 100), compact=True)
+    held = sum(len(s.items) for s in engine._services.values())
+    assert held < len({e.item_id for e, _ in events}) / 2, "most tickets are done with"
+
+
+def test_an_event_for_a_compacted_item_needs_its_history_back() -> None:
+    engine = ContractEngine(desk_contract())
+    first = build([("a", 0, 0, "P1", "x", 0), ("a", 3, 4, None, None, 0)])
+    engine.step(first)
+    engine.step(build([("b", 0, 24 * 4 * 3, "P1", "x", 0)]))  # three days on: a is done with
+    assert engine.compact() == 1
+    again = [(replace(e, event_id="a-late"), seq) for e, seq in first[:1]]
+    with pytest.raises(EngineStateError, match="restore its stored events"):
+        engine.step(again)
+    assert engine.missing_histories(again) == [("acme", "a")]
