@@ -114,7 +114,17 @@ def synthesise(events: Events, size: str) -> Events:
     return out
 
 
+def _reset_peak() -> None:
+    """Start the peak RSS (VmHWM) over from the current RSS (Linux: clear_refs 5)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
 def _peak_rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -131,6 +141,8 @@ def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, f
     else:
         from outcome_pulse.processors.reference_evaluation import ContractEvaluation as Engine  # type: ignore[assignment]
     evaluation = Engine(contract)
+    gc.collect()
+    _reset_peak()
     started = time.process_time()
     evaluation.rebuild(head)
     start = time.process_time() - started
@@ -157,6 +169,7 @@ def child_backtest(log: str, size: str, engine: str, events: Path) -> dict[str, 
     history = synthesise(load_events(events), size)
     gc.collect()
     base = _rss_mb()
+    _reset_peak()
     started = time.process_time()
     if engine == "new":
         result = backtest_events(contract, history)

@@ -79,6 +79,14 @@ ALL_EVENTS = f"""
     WHERE e.source = ANY(%s::text[])
     ORDER BY e.event_time, e.sequence, e.event_id
 """
+# The stored events of some items, given as two arrays (sources, item ids) of the same length.
+ITEM_EVENTS = f"""
+    SELECT {_EVENT_FIELDS}
+    FROM pulse_events e
+    JOIN unnest(%s::text[], %s::text[]) AS wanted(source, item_id)
+      ON e.source = wanted.source AND e.item_id = wanted.item_id
+    ORDER BY e.event_time, e.sequence, e.event_id
+"""
 # Oldest first (the primary key's order). LEFT JOIN: an inbox row whose event is gone (retention
 # dropped its chunk) still comes back as a key, so ``done`` can clear it.
 READ_INBOX = f"""

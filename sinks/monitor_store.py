@@ -214,6 +214,16 @@ class MonitorTick:
             rows = await cur.fetchall()
         return [_item_event(row) for row in rows]
 
+    async def item_events(self, items: Sequence[tuple[str, str]]) -> list[tuple[ItemEvent, int]]:
+        """Every stored event of these ``(source, item_id)`` items, by (time, sequence, id)."""
+        if not items:
+            return []
+        sources, ids = zip(*items, strict=True)
+        with self.doing(f"reading the events of {len(items)} items from pulse_events"):
+            cur = await self._cursor().execute(m.ITEM_EVENTS, [list(sources), list(ids)])
+            rows = await cur.fetchall()
+        return [_item_event(row) for row in rows]
+
     async def inbox(self, limit: int = 50_000) -> InboxBatch:
         """Up to ``limit`` inbox rows, oldest first, with their events' content."""
         with self.doing("reading pulse_monitor_inbox joined with pulse_events"):

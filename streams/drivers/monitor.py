@@ -9,6 +9,11 @@ leader; a lease row in the database makes sure of it even while leadership moves
 2. writes the indicator points and period outcomes that changed, and the late events,
 3. deletes the inbox rows it applied.
 
+After each round the evaluations drop the event sets of the items they are done with
+(``ContractEngine.compact``): memory follows open work. An inbox event for such an item (a late
+one, or a ticket closed weeks after it was resolved) makes the round read that item's stored
+events back first (``MonitorTick.item_events``), so it is applied exactly.
+
 On its first tick, after another worker held the lease, or after any failure, it rebuilds every
 evaluation from all stored events of the contracts' sources and rewrites the contracts' rows.
 With no contract it still runs, only clearing the inbox. The
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.evaluation import ContractEvaluation
+from outcome_pulse.processors.lifecycle import ItemEvent
 from outcome_pulse.sinks.contract_registry import contract_rows
 from outcome_pulse.sinks.metrics import IndicatorGauges
 from outcome_pulse.sinks.monitor_store import MonitorStore, MonitorTick
@@ -55,7 +61,6 @@ class ContractMonitor:
         *,
         gauges: IndicatorGauges | None = None,
         inbox_limit: int = 50_000,
-        duty_cycle: float = 0.33,
     ) -> None:
         self.contracts = list(contracts)
         # The owner token names the process, so an operator (or a test) sees who monitors.
@@ -63,8 +68,6 @@ class ContractMonitor:
         self.gauges = gauges
         self.inbox_limit = inbox_limit
         self._evaluations: dict[str, ContractEvaluation] | None = None
-        self.duty_cycle = duty_cycle
-        self._resting_until = 0.0
 
     @property
     def sources(self) -> list[str]:
@@ -73,13 +76,10 @@ class ContractMonitor:
     async def tick(self) -> TickReport:
         """One round (see the module doc); on failure the next tick rebuilds everything.
 
-        The evaluation shares the worker's CPU (and Python's GIL) with the ingest agent, so after
-        a round that took ``t`` seconds the monitor rests ``t * (1 / duty_cycle - 1)`` seconds:
-        at most a third of the time by default. Events wait in the inbox meanwhile; a later round
-        takes them all at once, which costs about the same as a small one.
+        A round costs what its events touch (the engine is incremental), so the monitor needs no
+        rest between rounds to leave the ingest agent its share of the CPU: taking events in
+        larger, rarer batches would cost the same in total.
         """
-        if time.monotonic() < self._resting_until:
-            return TickReport(False, 0, 0, 0, 0)
         started = time.monotonic()
         try:
             async with self.store.tick() as tick:
@@ -90,10 +90,8 @@ class ContractMonitor:
             self._evaluations = None
             raise
         finally:
-            spent = time.monotonic() - started
             if self.gauges is not None:
-                self.gauges.round_seconds.observe(spent)
-            self._resting_until = time.monotonic() + spent * (1 / self.duty_cycle - 1)
+                self.gauges.round_seconds.observe(time.monotonic() - started)
 
     async def _rebuild(self, tick: MonitorTick) -> TickReport:
         evaluations = {c.contract: ContractEvaluation(c) for c in self.contracts}
@@ -105,6 +103,7 @@ class ContractMonitor:
         points = outcomes = 0
         for evaluation in evaluations.values():
             result = await asyncio.to_thread(evaluation.rebuild, stored)
+            await asyncio.to_thread(evaluation.compact)
             await tick.replace(
                 evaluation.contract.contract, result.points.values(), result.outcomes.values()
             )
@@ -135,7 +134,9 @@ class ContractMonitor:
             return TickReport(False, 0, 0, 0, 0)
         points = outcomes = late = 0
         for evaluation in evaluations.values():
+            await self._restore(tick, evaluation, inbox.events)
             step = await asyncio.to_thread(evaluation.step, inbox.events)
+            await asyncio.to_thread(evaluation.compact)
             if step.points or step.outcomes or step.late:
                 await tick.write(
                     evaluation.contract.contract, step.points, step.outcomes, step.late
@@ -163,6 +164,19 @@ class ContractMonitor:
             self.gauges.count_late(late)
         await asyncio.to_thread(self._export, evaluations)
         return TickReport(False, len(inbox.events), points, outcomes, late)
+
+    @staticmethod
+    async def _restore(
+        tick: MonitorTick, evaluation: ContractEvaluation, events: Sequence[tuple[ItemEvent, int]]
+    ) -> None:
+        """Give the evaluation back the stored events of compacted items these events are for
+        (not these events themselves: the step must see them as new)."""
+        missing = evaluation.missing_histories(events)
+        if not missing:
+            return
+        arriving = {(event.time, event.event_id) for event, _ in events}
+        stored = await tick.item_events(missing)
+        evaluation.restore(e for e in stored if (e[0].time, e[0].event_id) not in arriving)
 
     def _export(self, evaluations: dict[str, ContractEvaluation]) -> None:
         if self.gauges is None:
