@@ -48,12 +48,12 @@ import psycopg
 
 from outcome_pulse.processors.engine import ContractEngine
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
-from outcome_pulse.streams.file_import.mapped_file import map_file
-from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
 from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.wire.events import build_envelope
+from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
+from outcome_pulse.streams.wire.events import build_envelope
 
 LOGS = {
     "bpic2013": ("bpic2013_volvo_incidents.csv.gz", "bpic2013_incidents.yaml"),

@@ -1,5 +1,6 @@
-"""A sample grid that grows with event time: the instants ``outcome_pulse.processors.periods.sample_grid``
-gives for ``[first, last]``, extended in place as ``last`` moves on."""
+"""A sample grid that grows with event time: the instants that
+``outcome_pulse.processors.periods.sample_grid`` gives for ``[first, last]``, extended in place
+as ``last`` moves on."""
 
 from __future__ import annotations
 

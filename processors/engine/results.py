@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from outcome_pulse.processors.lifecycle import ItemEvent
-from outcome_pulse.processors.measurements import Delta, IndicatorPoint, LateEvent, OpenClock, PeriodOutcome
+from outcome_pulse.processors.measurements import (
+    Delta,
+    IndicatorPoint,
+    LateEvent,
+    OpenClock,
+    PeriodOutcome,
+)
 
 PointKey = tuple[str, str, str, str, datetime]
 OutcomeKey = tuple[str, str, datetime]

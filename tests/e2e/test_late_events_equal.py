@@ -15,14 +15,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from outcome_pulse.streams.file_import.mapped_file import map_file
-from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
 from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.file_import.mapping import load_mapping
+from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
 from outcome_pulse.streams.drivers.replay import produce
-from tests.support.sandbox import isolated_pipeline
+from outcome_pulse.streams.file_import.mapped_file import map_file
+from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
 from tests.datasets import dataset
+from tests.support.sandbox import isolated_pipeline
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "helpdesk_tickets.yaml"
 

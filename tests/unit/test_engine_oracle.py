@@ -22,9 +22,9 @@ from outcome_pulse.processors.engine import ContractEngine
 from outcome_pulse.processors.errors import EngineStateError
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.processors.reference_evaluation import ContractEvaluation as Reference
-from outcome_pulse.streams.file_import.mapped_file import map_file
-from outcome_pulse.streams.drivers.backtest import item_events
 from outcome_pulse.streams.contract_files import load_contract
+from outcome_pulse.streams.drivers.backtest import item_events
+from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from tests.datasets import dataset
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from processors.engine import ContractEngine
-from processors.lifecycle import Lifecycle
+from outcome_pulse.processors.engine import ContractEngine
+from outcome_pulse.processors.lifecycle import Lifecycle
 from tests.unit.test_evaluation import T0, desk_contract, event, three_items
 
 
