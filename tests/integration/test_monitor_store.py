@@ -336,6 +336,22 @@ def test_all_events_round_trip_in_time_sequence_id_order(dsn: str) -> None:
     asyncio.run(run())
 
 
+def test_item_events_reads_the_events_of_the_items_asked_for(dsn: str) -> None:
+    desk, other = incident_events("desk", 4), incident_events("other", 2)
+    sink_write(dsn, [*desk, *other])
+
+    async def run() -> None:
+        async with MonitorStore(dsn, "monitor-a") as store, store.tick() as tick:
+            # The same item id in another source is another item.
+            got = await tick.item_events([("desk", "desk-INC1"), ("other", "other-INC0")])
+            wanted = [e for e in [*desk, *other] if e.subject in ("desk-INC1", "other-INC0")]
+            assert got == pairs(wanted)
+            assert await tick.item_events([("other", "desk-INC1")]) == []
+            assert await tick.item_events([]) == []
+
+    asyncio.run(run())
+
+
 # -- writing -------------------------------------------------------------------------------------
 
 
