@@ -311,7 +311,7 @@ def batches_of(events: list[Any], sizes: list[int]) -> list[list[Any]]:
     seed=st.integers(0, 10_000),
     sizes=st.lists(st.integers(1, 12), min_size=1, max_size=10),
     zone=st.sampled_from(["Europe/Brussels", "UTC", "America/New_York"]),
-    step=st.sampled_from(["1h", "30m", "1d"]),
+    step=st.sampled_from(["1h", "30m", "1d", "2d"]),
 )
 def test_engine_steps_equal_the_reference(
     raw: list[Any], seed: int, sizes: list[int], zone: str, step: str
