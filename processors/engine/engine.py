@@ -328,25 +328,29 @@ class ContractEngine:
         """Diff one series' new tail (and the watermark's move) against what it held."""
         contract = self.contract.contract
         service, kpi, indicator = key
-        old_values = stored.values
+        values = stored.values  # updated in place: only the tail is copied
         if tail is not None and tail.grid is not stored.grid:  # regridded: align by instant
-            by_instant = dict(zip(stored.grid, old_values, strict=False))
-            old_values = [by_instant.pop(at, None) for at in tail.grid]
+            by_instant = dict(zip(stored.grid, values, strict=False))
+            values = [by_instant.pop(at, None) for at in tail.grid]
             deletes.extend(
                 (contract, service, kpi, indicator, at)
                 for at, was in by_instant.items()
                 if was is not None
             )
         grid = stored.grid if tail is None else tail.grid
-        values = list(old_values)
+        lo = len(values) if tail is None else tail.lo
+        old_tail = values[lo:]
         if tail is not None:
-            del values[tail.lo :]
+            del values[lo:]
             values.extend(tail.values)
         flips = _flip_range(grid, old_mark, new_mark)
-        ranges = flips if tail is None else _union(flips, range(tail.lo, len(grid)))
+        ranges = flips if tail is None else _union(flips, range(lo, len(grid)))
         for index in ranges:
             at, value = grid[index], values[index]
-            was = old_values[index] if index < len(old_values) else None
+            if index < lo:
+                was = value  # below the tail: unchanged, only its finality may flip
+            else:
+                was = old_tail[index - lo] if index - lo < len(old_tail) else None
             final = new_mark is not None and at <= new_mark
             was_final = old_mark is not None and at <= old_mark
             if value is None:
