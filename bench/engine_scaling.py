@@ -17,10 +17,10 @@ For each size and engine, a child process (so memory is its own) loads the log's
 6,000 (in time order) as a monitor does when it starts (``start``: the rebuild), then applies
 those in three rounds of 2,000 (``round``: the median); it reports the peak RSS, and (new
 engine) the RSS held after compacting the items done with. Another child runs the backtest of
-the whole history and reports its peak RSS (the input events included: ``input`` is the RSS with only them loaded). Times are
-CPU seconds of the child (``time.process_time``), so that other processes on a shared machine
-weigh less on them. Ratios are against ``1x`` of the same engine, and new/reference at the same
-size, all measured in this run.
+the whole history and reports its peak RSS (``input``: the RSS with only the events loaded).
+Times are CPU seconds of the child (``time.process_time``), so that other processes on a shared
+machine weigh less on them. Ratios are against ``1x`` of the same engine, and new/reference at
+the same size, all measured in this run.
 
 ``--replay``: the BPIC replay through a real worker (Kafka, PostgreSQL), once without a contract
 and once with its contract monitored, timed from the first event produced until every event is
