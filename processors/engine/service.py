@@ -110,8 +110,8 @@ class ServiceState:
         their contribution after ``watermark``. Their contributions stay in the aggregators, so
         no row changes; a later event for one needs ``restore`` first."""
         dropped = 0
-        for item_id, contribution in self.contributions.items():
-            if item_id in self.compacted or not _settled(contribution, watermark):
+        for item_id in list(self.items):  # the items not compacted yet: open work, and recent
+            if not _settled(self.contributions[item_id], watermark):
                 continue
             del self.items[item_id]
             self.compacted.add(item_id)
