@@ -147,9 +147,9 @@ def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, f
     evaluation.rebuild(head)
     start = time.process_time() - started
     rounds = []
-    for start in range(0, 3 * ROUND, ROUND):  # three rounds in a row; the median is reported
+    for first in range(0, 3 * ROUND, ROUND):  # three rounds in a row; the median is reported
         started = time.process_time()
-        evaluation.step(tails[start : start + ROUND])
+        evaluation.step(tails[first : first + ROUND])
         rounds.append(time.process_time() - started)
     round_time = sorted(rounds)[1]
     peak = _peak_rss_mb()
