@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from outcome_pulse.processors.clock_measures import measure_clock
+from outcome_pulse.processors.calendar import BusinessCalendar
+from outcome_pulse.processors.clock_measures import CalendarFor, measure_clock
 from outcome_pulse.processors.contract import (
     Contract,
     EventSelectorSpec,
@@ -69,7 +70,8 @@ class FamilyPlan:
     @staticmethod
     def of(contract: Contract, kpis: Sequence[KpiBase], orders: bool) -> FamilyPlan:
         opens: list[tuple[str, ...] | None] = [None]
-        overdue: list[tuple[str, ...] | None] = [None] if orders else []
+        # Every kind may carry due dates; the service's overdue backlog appears with the first.
+        overdue: list[tuple[str, ...] | None] = [None]
         clocks: dict[str, TimeToTargetKpi] = {}
         selectors: list[tuple[FamilyKey, EventSelectorSpec]] = []
         for kpi in kpis:
@@ -116,7 +118,7 @@ def contribution_of(
     instants[REASSIGNMENTS] = tuple((t, ()) for t in item.reassignments())
     open_clocks: set[str] = set()
     for kpi in plan.clock_kpis:
-        m = measure_clock(item, kpi, contract.calendar_of(kpi))
+        m = measure_clock(item, kpi, calendar_for(contract, kpi))
         spans[clock_family("measured", kpi.id)] = tuple(
             (s.start, s.end, None) for s in m.measured_open
         )
@@ -141,6 +143,15 @@ def contribution_of(
     for key, selector in plan.selectors:
         instants[key] = tuple((t, ()) for t in _selected(item, selector))
     return Contribution(spans, instants, frozenset(open_clocks))
+
+
+def calendar_for(contract: Contract, kpi: TimeToTargetKpi) -> CalendarFor:
+    """The calendar an item of each priority counts its time on, for ``kpi``."""
+
+    def calendar(priority: str | None) -> BusinessCalendar:
+        return contract.calendar_of(kpi, priority)
+
+    return calendar
 
 
 def _open_spans(item: ItemHistory, priorities: Sequence[str] | None) -> list[SpanElement]:

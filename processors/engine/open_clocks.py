@@ -11,6 +11,7 @@ from datetime import datetime
 
 from outcome_pulse.processors.clock_measures import read_open_clock
 from outcome_pulse.processors.contract import Contract, TimeToTargetKpi
+from outcome_pulse.processors.engine.contribution import calendar_for
 from outcome_pulse.processors.item_history import ItemHistory
 from outcome_pulse.processors.measurements import OpenClock
 
@@ -23,7 +24,7 @@ def read_open_clocks(
     at: datetime,
 ) -> Iterator[OpenClock]:
     """The clocks of ``kpi`` open at ``at`` among ``items``, read then."""
-    calendar = contract.calendar_of(kpi)
+    calendar = calendar_for(contract, kpi)
     for item in items:
         reading = read_open_clock(item, kpi, calendar, at)
         if reading is None:

@@ -89,6 +89,9 @@ class ServiceState:
         self.windows = ToDateWindows(self.zone)
         self.dirty: datetime | None = None
         self.regrid = False
+        self.has_due_dates = False
+        """Whether any item carried a due date: the overdue backlog is then a series too."""
+        self._overdue_emitted = False
         self.compacted: set[str] = set()
         """Items whose event sets were dropped (``compact``); their contributions stay."""
 
@@ -129,6 +132,8 @@ class ServiceState:
             item = self.items[item_id]
             old = self.contributions.get(item_id)
             new = contribution_of(item, self.plan, self.contract, self.zone)
+            if item.due_dates.at:
+                self.has_due_dates = True
             self.contributions[item_id] = new
             first = item.first_event_at
             if self.first is None or first < self.first:
@@ -195,6 +200,7 @@ class ServiceState:
             return []
         self._families_ready()
         if self.grid is None or self.regrid or full:
+            self._overdue_emitted = False
             self.grid = SampleGrid(self.first, last, self.step, self.zone)
             self.threshold_grids = {}
             self.within, self.within_prefix = {}, {}
@@ -250,7 +256,10 @@ class ServiceState:
                 _floats(count_in_slices(grid, lo, self.instants[REASSIGNMENTS])),
             ),
         ]
-        if self.orders:
+        if self.orders or self.has_due_dates:
+            if not self._overdue_emitted:  # a new series: all of it
+                lo, start = 0, grid[0]
+                self._overdue_emitted = True
             overdue = self.spans[overdue_family(None)].reaching(start)
             out.append(
                 self._tail(

@@ -237,6 +237,8 @@ def build(raw: list[Any]) -> list[tuple[ItemEvent, int]]:
             lifecycle = INCIDENT_LIFECYCLES[which]
             kind, source = ItemKind.INCIDENT, "acme"
             extra = {"priority": priority, "assignee": assignee}
+            if item == "e" and due > 40:  # now and then an incident with a due date
+                extra["due_at"] = time + timedelta(hours=due - 40)
         event = ItemEvent(f"{item}-{n}", source, item, kind, lifecycle, time, **extra)
         events.append((event, n % 3))
     return events
