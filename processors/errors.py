@@ -5,16 +5,29 @@
     ├── InvalidRecord               one input record cannot become a valid event (dead-lettered)
     ├── SuspiciousInput             too many records of an input were rejected: stop, not guess
     ├── StackError                  the local stack cannot be installed, started or reached
-    ├── BrokerError                 Kafka is unreachable or refused a request (from aiokafka/kafka)
+    │                               (streams/errors.py)
+    ├── BrokerError                 Kafka is unreachable or refused a request (streams/errors.py)
     ├── SourceApiError              a polled API (ServiceNow, Jira) failed or answered no page
-    ├── SinkError                   the database is unreachable or refused a write (from psycopg)
+    │                               (streams/errors.py)
+    ├── ReportError                 a report file could not be written (browser missing or
+    │                               failing; streams/errors.py)
     ├── EvidenceError               a report's figures would disagree with the evaluation (refused)
-    ├── ReportError                 a report file could not be written (browser missing or failing)
-    └── EngineStateError            the contract engine was driven wrongly (e.g. an event for an
-                                    item whose history was compacted, without restoring it)
+    ├── EngineStateError            the contract engine was driven wrongly (e.g. an event for an
+    │                               item whose history was compacted, without restoring it)
+    └── SinkError                   the database failed us (sinks/errors.py); as such: the schema
+        │                           is not migrated, a table is missing, a writer was misused
+        ├── SinkUnavailable         it cannot be reached or used now (down, restarting, out of
+        │                           connections, wrong credentials, retry deadline passed);
+        │                           retrying later may succeed, the data is not at fault
+        └── SinkRejected            it refused this data (a value or constraint, SQLSTATE class
+                                    22 or 23, or a row that cannot be encoded): the same write
+                                    fails every time; dead-letter the record or fail
 
-Adapters translate third-party exceptions into these at the edge, so callers (the CLI, the
-worker) only need to know this tree.
+The domain errors (``ConfigError``, ``InvalidRecord``, ``SuspiciousInput``, ``EvidenceError``)
+live here, in the pure core. The adapter errors live beside the adapters that raise them and
+subclass ``PulseError``; those adapters turn third-party exceptions (psycopg, aiokafka, httpx)
+into them at the edge, chained with ``raise ... from exc``, so callers (the CLI, the worker) only
+need to know this tree.
 """
 
 from __future__ import annotations
@@ -47,29 +60,9 @@ class SuspiciousInput(PulseError):
     reasons with an example record each."""
 
 
-class StackError(PulseError):
-    """The local stack cannot be installed, started or reached."""
-
-
-class BrokerError(PulseError):
-    """Kafka is unreachable or refused a request."""
-
-
-class SourceApiError(PulseError):
-    """A polled API failed after retries, refused us, or answered something that is not a page."""
-
-
-class SinkError(PulseError):
-    """The database is unreachable or refused a write."""
-
-
 class EvidenceError(PulseError):
     """An evidence report, baseline or what-if would show figures that disagree with the
     contract evaluation's own outcomes; it is refused rather than written."""
-
-
-class ReportError(PulseError):
-    """A report could not be written (headless browser missing or failing, file not written)."""
 
 
 class EngineStateError(PulseError):

@@ -51,9 +51,9 @@ from tenacity import (
     wait_random,
 )
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.sinks import session
 from outcome_pulse.sinks import statements as q
+from outcome_pulse.sinks.errors import SinkError, SinkRejected
 from outcome_pulse.sinks.partitions import ensure_partitions
 from outcome_pulse.sinks.pgerrors import is_transient, translate
 from outcome_pulse.sinks.rows import (
@@ -153,7 +153,7 @@ class PostgresSink:
             except SinkError as exc:
                 culprits = _nul_culprits(exc, unique, latest)
                 if culprits:
-                    raise SinkError(f"{exc} -- {culprits}") from exc.__cause__
+                    raise SinkRejected(f"{exc} -- {culprits}") from exc.__cause__
                 raise
         return FlushStats(written[0], written[1], time.perf_counter() - started, attempts)
 
@@ -295,7 +295,7 @@ async def _copy(
                 await copy.write_row(row)
             except (TypeError, ValueError, OverflowError) as exc:
                 # e.g. a sequence beyond bigint: a data error, the same on every attempt.
-                raise SinkError(f"cannot encode the row of {row[0]!r} for COPY: {exc}") from exc
+                raise SinkRejected(f"cannot encode the row of {row[0]!r} for COPY: {exc}") from exc
 
 
 async def inserted_count(cur: psycopg.AsyncCursor[Any]) -> int:

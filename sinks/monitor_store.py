@@ -34,7 +34,6 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.processors.measurements import (
     Delta,
@@ -46,6 +45,7 @@ from outcome_pulse.processors.measurements import (
 from outcome_pulse.sinks import monitor_statements as m
 from outcome_pulse.sinks import session
 from outcome_pulse.sinks.contract_registry import REGISTER_CONTRACT, ContractRow
+from outcome_pulse.sinks.errors import SinkError, SinkRejected
 from outcome_pulse.sinks.pgerrors import is_transient, translate
 
 R = TypeVar("R")
@@ -365,7 +365,7 @@ class MonitorTick:
                     try:
                         await copy.write_row(as_tuple(row))
                     except (TypeError, ValueError, OverflowError) as exc:
-                        raise SinkError(f"cannot encode {row!r} for COPY: {exc}") from exc
+                        raise SinkRejected(f"cannot encode {row!r} for COPY: {exc}") from exc
 
     def _cursor(self) -> psycopg.AsyncCursor[Any]:
         if self.closed:

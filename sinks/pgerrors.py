@@ -1,4 +1,4 @@
-"""Which psycopg errors are worth retrying, and how they become ``SinkError``.
+"""Which psycopg errors are worth retrying, and which ``SinkError`` each one becomes.
 
 Retrying is only safe and useful when the failure says nothing about the data: the server is
 down, restarting, out of connection slots, or chose this transaction as a deadlock or
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import psycopg
 
-from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.sinks.errors import SinkError, SinkRejected, SinkUnavailable
 
 # 40001 serialization_failure, 40P01 deadlock_detected, 53300 too_many_connections,
 # 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now; class 08 = connection.
@@ -46,9 +46,22 @@ def is_transient(exc: BaseException) -> bool:
     return not any(marker in message for marker in _PERMANENT_CONNECT_MESSAGES)
 
 
+# SQLSTATE classes about the data itself: 22 data exception, 23 integrity constraint violation.
+_DATA_SQLSTATE_CLASSES = ("22", "23")
+
+
+def error_class(exc: psycopg.Error) -> type[SinkError]:
+    """``SinkUnavailable`` (retry later), ``SinkRejected`` (this data) or ``SinkError`` (other)."""
+    if is_transient(exc) or (exc.sqlstate is None and isinstance(exc, psycopg.OperationalError)):
+        return SinkUnavailable
+    if exc.sqlstate is not None and exc.sqlstate.startswith(_DATA_SQLSTATE_CLASSES):
+        return SinkRejected
+    return SinkError
+
+
 def translate(exc: psycopg.Error, doing: str, attempts: int = 1) -> SinkError:
     """A ``SinkError`` naming what was being done, the SQLSTATE and PostgreSQL's own message."""
     state = f" [SQLSTATE {exc.sqlstate}]" if exc.sqlstate else ""
     tries = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
     detail = str(exc).strip().replace("\n", " ")
-    return SinkError(f"PostgreSQL failed while {doing}{tries}{state}: {detail}")
+    return error_class(exc)(f"PostgreSQL failed while {doing}{tries}{state}: {detail}")

@@ -7,7 +7,6 @@ from typing import Any
 
 import psycopg
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
 from outcome_pulse.sinks import monitor_statements as m
 from outcome_pulse.sinks.pgerrors import translate
@@ -25,7 +24,7 @@ def source_summary(dsn: str, source: str) -> dict[str, int]:
                 (source,),
             ).fetchall()
     except psycopg.Error as exc:
-        raise SinkError(f"cannot read the summary from the database: {exc}") from None
+        raise translate(exc, "reading the summary") from exc
     out = {"events": int(events[0]) if events else 0}
     out.update({f"items_{status}": int(n) for status, n in rows})
     out["items"] = sum(int(n) for _, n in rows)

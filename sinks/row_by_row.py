@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.sinks import statements as q
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.event_sink import FlushStats, inserted_count
 from outcome_pulse.sinks.partitions import ensure_partitions
 from outcome_pulse.sinks.pgerrors import translate

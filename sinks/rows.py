@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.lifecycle import parse_event_type
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.statements import STATE_COLUMNS
 
 if TYPE_CHECKING:

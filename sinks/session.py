@@ -12,8 +12,8 @@ from typing import Any
 
 import psycopg
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.sinks import statements as q
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.schema import SCHEMA_VERSION
 
 

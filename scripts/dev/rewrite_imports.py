@@ -16,6 +16,8 @@ What is rewritten, in any text file (Python, shell, TOML, Markdown):
   mock paths such as ``"streams.app.create_app"``, and mentions in docstrings;
 * ``from streams import mapping`` (a package importing one of its modules), split into one
   line per destination when the modules went to different rooms;
+* names that moved to another module (``NAME_MOVES``: ``SinkError`` now comes from
+  ``outcome_pulse.sinks.errors``), split off their ``from ... import`` line;
 * file paths such as ``streams/adapter.py`` and ``streams/mappings/`` (README, comments).
 
 A dotted name is only rewritten when it starts with a module that existed in the old layout, so
@@ -66,6 +68,15 @@ MOVES: dict[str, str] = {
     "streams.lag": "tests.support.lag",
     # sinks
     "sinks.postgres": "outcome_pulse.sinks.event_sink",
+}
+
+# Names that moved to another module: (new module they were imported from, name) -> new module.
+NAME_MOVES: dict[tuple[str, str], str] = {
+    ("outcome_pulse.processors.errors", "SinkError"): "outcome_pulse.sinks.errors",
+    ("outcome_pulse.processors.errors", "BrokerError"): "outcome_pulse.streams.errors",
+    ("outcome_pulse.processors.errors", "StackError"): "outcome_pulse.streams.errors",
+    ("outcome_pulse.processors.errors", "SourceApiError"): "outcome_pulse.streams.errors",
+    ("outcome_pulse.processors.errors", "ReportError"): "outcome_pulse.streams.errors",
 }
 
 # Modules of the old layout that kept their name (prefix added).
@@ -157,6 +168,27 @@ def _rewrite_from_package(match: re.Match[str]) -> str:
     return "\n".join(lines)
 
 
+_FROM_MODULE = re.compile(
+    r"^(?P<indent>[ \t]*)from (?P<module>[\w.]+) import "
+    r"(?:\((?P<block>[^)]*)\)|(?P<names>[^(\n#]+?))(?P<comment>[ \t]*#.*)?$",
+    re.MULTILINE,
+)
+
+
+def _rewrite_moved_names(match: re.Match[str]) -> str:
+    module, indent, comment = match["module"], match["indent"], match["comment"] or ""
+    items = [i.strip() for i in (match["block"] or match["names"]).split(",") if i.strip()]
+    if not any((module, i.split(" as ")[0].strip()) in NAME_MOVES for i in items):
+        return match[0]
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        target = NAME_MOVES.get((module, item.split(" as ")[0].strip()), module)
+        groups.setdefault(target, []).append(item)
+    lines = [f"{indent}from {target} import {', '.join(names)}" for target, names in groups.items()]
+    lines[0] += comment
+    return "\n".join(lines)
+
+
 def _rewrite_dotted(match: re.Match[str]) -> str:
     return new_module(match[0]) or match[0]
 
@@ -165,6 +197,7 @@ def rewrite(text: str) -> str:
     """The text with every old module path and file path replaced by its new one."""
     text = _FROM_PACKAGE.sub(_rewrite_from_package, text)
     text = _DOTTED.sub(_rewrite_dotted, text)
+    text = _FROM_MODULE.sub(_rewrite_moved_names, text)
     return _PATHS.sub(lambda m: PATH_MOVES[m[0]], text)
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from outcome_pulse.processors.errors import StackError
+from outcome_pulse.streams.errors import StackError
 from outcome_pulse.streams.settings import REPO_ROOT, PulseSettings
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from outcome_pulse.processors.errors import BrokerError
+from outcome_pulse.streams.errors import BrokerError
 from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
 from outcome_pulse.streams.file_import.mapping import RecordMapping
 from outcome_pulse.streams.file_import.rejections import check_rejections
@@ -75,7 +75,7 @@ async def produce(
     except KafkaError as exc:
         raise BrokerError(
             f"cannot reach Kafka at {settings.bootstrap} ({exc}); `pulse stack up`?"
-        ) from None
+        ) from exc
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
@@ -113,7 +113,7 @@ async def produce(
         if on_progress:
             on_progress(len(events))
     except KafkaError as exc:
-        raise BrokerError(f"Kafka refused a record: {exc}") from None
+        raise BrokerError(f"Kafka refused a record: {exc}") from exc
     finally:
         await producer.stop()
     return loop.time() - started

@@ -27,8 +27,8 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, TransportT
 
 import outcome_pulse.streams.kafka.codecs  # noqa: F401  (registers the item-state codec)
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.item_state import state_from_dict
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.streams.drivers.monitor import ContractMonitor
 from outcome_pulse.streams.kafka.codecs import ITEM_STATE_CODEC

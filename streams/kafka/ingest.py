@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from outcome_pulse.processors.errors import InvalidRecord, SinkError
+from outcome_pulse.processors.errors import InvalidRecord
 from outcome_pulse.processors.item_state import ItemState, apply_event, state_row
+from outcome_pulse.sinks.errors import SinkRejected
 from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventDecoder, EventEnvelope
@@ -132,9 +133,9 @@ class BatchHandler:
             started = time.perf_counter()
             try:
                 await self._sink.write(accepted, [state_row(s) for s in touched.values()])
-            except SinkError as rejected:
-                # Transient failures were already retried inside the sink: this batch holds a
-                # value the database refuses. Find it rather than crash-loop on the batch.
+            except SinkRejected as rejected:
+                # The batch holds a value the database refuses (transient failures were already
+                # retried inside the sink). Find it rather than crash-loop on the batch.
                 log.error("database rejected a batch (%s); writing it event by event", rejected)
                 kept = await self._write_one_by_one(accepted, sources, touched, dead_reasons)
                 accepted = [accepted[i] for i in kept]
@@ -157,7 +158,7 @@ class BatchHandler:
             try:
                 await self._sink.write([envelope], [state_row(touched[envelope.subject])])
                 kept.append(i)
-            except SinkError as exc:
+            except SinkRejected as exc:
                 bad = InvalidRecord("rejected_by_database", str(exc))
                 await self._send_dead_letter(_dead_letter(record, bad))
                 dead_reasons.append(bad.reason)

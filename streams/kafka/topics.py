@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from outcome_pulse.processors.errors import BrokerError, ConfigError
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.streams.errors import BrokerError
 from outcome_pulse.streams.settings import PulseSettings
 
 ITEM_TABLE = "item-states"
@@ -46,7 +47,7 @@ async def ensure_topics(settings: PulseSettings) -> list[str]:
     except KafkaError as exc:
         raise BrokerError(
             f"cannot reach Kafka at {settings.bootstrap} ({exc}); is the stack up? `pulse stack up`"
-        ) from None
+        ) from exc
     try:
         specs = topic_specs(settings)
         existing = {t for t in await admin.list_topics()}
@@ -71,8 +72,6 @@ async def ensure_topics(settings: PulseSettings) -> list[str]:
             )
         return [s.name for s in missing]
     except KafkaError as exc:
-        raise BrokerError(
-            f"Kafka refused to create topics at {settings.bootstrap}: {exc}"
-        ) from None
+        raise BrokerError(f"Kafka refused to create topics at {settings.bootstrap}: {exc}") from exc
     finally:
         await admin.close()

@@ -35,8 +35,9 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from outcome_pulse.processors.errors import InvalidRecord, SourceApiError
+from outcome_pulse.processors.errors import InvalidRecord
 from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.errors import SourceApiError
 from outcome_pulse.streams.file_import.timestamps import TimestampParser
 from outcome_pulse.streams.live.checkpoint import Checkpoint, CheckpointFile
 from outcome_pulse.streams.live.json_mapping import LiveMapping

@@ -13,8 +13,9 @@ from datetime import datetime
 
 import httpx
 
-from outcome_pulse.processors.errors import BrokerError, ConfigError, SourceApiError
+from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.errors import BrokerError, SourceApiError
 from outcome_pulse.streams.live.checkpoint import CheckpointFile
 from outcome_pulse.streams.live.feeds import PollConfig, read_secret
 from outcome_pulse.streams.live.json_mapping import load_live_mapping

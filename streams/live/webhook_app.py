@@ -31,8 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from outcome_pulse.processors.errors import BrokerError, InvalidRecord
+from outcome_pulse.processors.errors import InvalidRecord
 from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.errors import BrokerError
 from outcome_pulse.streams.live.feeds import Feed
 from outcome_pulse.streams.live.notification_events import (
     NotificationMapper,

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from outcome_pulse.processors.errors import ReportError
+from outcome_pulse.streams.errors import ReportError
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 FLAGS = (

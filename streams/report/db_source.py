@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from outcome_pulse.processors.contract import Contract, RatioKpi, TimeToTargetKpi
-from outcome_pulse.processors.errors import BrokerError
 from outcome_pulse.processors.evidence import (
     EvidenceInput,
     Provenance,
@@ -17,6 +16,7 @@ from outcome_pulse.processors.evidence import (
 from outcome_pulse.processors.item_misses import build_histories
 from outcome_pulse.processors.measurements import PeriodOutcome
 from outcome_pulse.sinks.evidence_queries import describe_dsn, read_evidence
+from outcome_pulse.streams.errors import BrokerError
 from outcome_pulse.streams.report.dead_letters import count_dead_letters
 from outcome_pulse.streams.report.provenance import engine_version
 from outcome_pulse.streams.settings import PulseSettings

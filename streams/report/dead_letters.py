@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from outcome_pulse.processors.errors import BrokerError
+from outcome_pulse.streams.errors import BrokerError
 
 _REASON_HEADER = "pulse-reason"
 

@@ -22,9 +22,9 @@ from psycopg import errors
 from outcome_pulse.dashboards import macros
 from outcome_pulse.dashboards import queries as q
 from outcome_pulse.dashboards.generate import dashboards
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.periods import period_label
 from outcome_pulse.processors.tenancy import client_dashboard_uid
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.queries import schema_uses_timescaledb
 from tests.integration import two_clients
 from tests.integration.pgdb import temporary_database

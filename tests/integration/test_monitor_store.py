@@ -14,7 +14,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.processors.measurements import (
     SERVICE_WIDE,
@@ -25,6 +24,7 @@ from outcome_pulse.processors.measurements import (
     PeriodOutcome,
     diff,
 )
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.event_sink import FlushStats, PostgresSink
 from outcome_pulse.sinks.monitor_store import MonitorStore
 from outcome_pulse.sinks.queries import (

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from outcome_pulse.processors.errors import BrokerError, SourceApiError
 from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.errors import BrokerError, SourceApiError
 from outcome_pulse.streams.kafka.topics import ensure_topics
 from outcome_pulse.streams.live.checkpoint import CheckpointFile
 from outcome_pulse.streams.live.json_mapping import load_live_mapping

@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.item_state import ItemState, apply_event, state_row
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.event_sink import FlushStats, PostgresSink, counts
 from outcome_pulse.sinks.partitions import partition_name
 from outcome_pulse.sinks.queries import table_fingerprint

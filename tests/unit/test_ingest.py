@@ -119,10 +119,10 @@ class PickySink(MemorySink):
     """Refuses any batch holding event 'e2', as a database refuses a value it cannot store."""
 
     async def write(self, events: Any, states: Any) -> None:
-        from outcome_pulse.processors.errors import SinkError
+        from outcome_pulse.sinks.errors import SinkRejected
 
         if any(e.id == "e2" for e in events):
-            raise SinkError("value rejected by PostgreSQL (22021)")
+            raise SinkRejected("value rejected by PostgreSQL (22021)")
         await super().write(events, states)
 
 

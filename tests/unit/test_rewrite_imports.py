@@ -10,7 +10,11 @@ from types import ModuleType
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dev" / "rewrite_imports.py"
 
 OLD = '''\
-from processors.errors import SinkError
+from processors.errors import ConfigError, SinkError
+from processors.errors import (
+    BrokerError,
+    InvalidRecord,
+)
 from sinks import monitor_statements as m
 from streams import adapter, mapping as mp, settings  # noqa
 import streams.codecs  # noqa: F401
@@ -29,7 +33,10 @@ def f(streams):
 '''
 
 NEW = '''\
-from outcome_pulse.processors.errors import SinkError
+from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.sinks.errors import SinkError
+from outcome_pulse.streams.errors import BrokerError
+from outcome_pulse.processors.errors import InvalidRecord
 from outcome_pulse.sinks import monitor_statements as m
 from outcome_pulse.streams.file_import import mapped_file as adapter, mapping as mp  # noqa
 from outcome_pulse.streams import settings

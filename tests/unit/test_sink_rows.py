@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from outcome_pulse.processors.errors import SinkError
 from outcome_pulse.processors.item_state import apply_event, state_row
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.partitions import following_month, partition_name
 from outcome_pulse.sinks.pgerrors import is_transient
 from outcome_pulse.sinks.rows import (

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import httpx
 from pydantic import SecretStr
 
-from outcome_pulse.processors.errors import BrokerError
 from outcome_pulse.sinks.ingest_metrics import IngestMetrics
+from outcome_pulse.streams.errors import BrokerError
 from outcome_pulse.streams.live.auth import FeedAuth
 from outcome_pulse.streams.live.feeds import Feed, RateConfig
 from outcome_pulse.streams.live.json_mapping import load_live_mapping
