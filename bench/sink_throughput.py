@@ -32,6 +32,7 @@ from outcome_pulse.sinks.event_sink import PostgresSink
 from outcome_pulse.sinks.queries import table_fingerprint
 from outcome_pulse.sinks.row_by_row import RowByRowSink
 from outcome_pulse.sinks.schema import migrate
+from outcome_pulse.sinks.tables import Table
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
@@ -92,8 +93,8 @@ async def timed_writes(sink: Sink, work: list[Batch]) -> float:
 
 def fingerprint(dsn: str) -> tuple[Any, ...]:
     return (
-        table_fingerprint(dsn, "pulse_events", "event_id"),
-        table_fingerprint(dsn, "pulse_item_states", "item_id"),
+        table_fingerprint(dsn, Table.EVENTS, "event_id"),
+        table_fingerprint(dsn, Table.ITEM_STATES, "item_id"),
     )
 
 

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from outcome_pulse.processors.contract import Commercial, Contract, FixedCredit, KpiBase
 from outcome_pulse.processors.measurements import PeriodOutcome
 from outcome_pulse.processors.periods import Period
+from outcome_pulse.processors.vocabulary import OutcomeStatus
 
 CENT = Decimal("0.01")
 ZERO_MONEY = Decimal("0.00")
@@ -59,16 +60,18 @@ class PeriodMeasure:
 
 def status_of(
     kpi: KpiBase, measure: float | None, no_baseline: bool = False, measured: int = 0
-) -> str:
+) -> OutcomeStatus:
     if measure is None:
         if no_baseline:
-            return "no_baseline"
-        return "low_volume" if 0 < measured < kpi.minimum_volume else "no_data"
+            return OutcomeStatus.NO_BASELINE
+        return (
+            OutcomeStatus.LOW_VOLUME if 0 < measured < kpi.minimum_volume else OutcomeStatus.NO_DATA
+        )
     if not kpi.is_better(kpi.target_level, measure):
-        return "met"
+        return OutcomeStatus.MET
     if not kpi.is_better(kpi.minimum_level, measure):
-        return "below_target"
-    return "below_minimum"
+        return OutcomeStatus.BELOW_TARGET
+    return OutcomeStatus.BELOW_MINIMUM
 
 
 def _months(period_name: str) -> int:
@@ -77,17 +80,17 @@ def _months(period_name: str) -> int:
 
 def credit_due(terms: Commercial, measured: PeriodMeasure, status: str) -> Decimal:
     kpi = measured.kpi
-    if kpi.id not in terms.allocation or measured.measure is None or status == "met":
+    if kpi.id not in terms.allocation or measured.measure is None or status == OutcomeStatus.MET:
         return ZERO_MONEY
     allocation = terms.allocated_amount(kpi.id) * _months(measured.period_name)
     formula = terms.credit
     if isinstance(formula, FixedCredit):
-        if status != "below_minimum":
+        if status != OutcomeStatus.BELOW_MINIMUM:
             return ZERO_MONEY
         if formula.amount is not None:
             return money(formula.amount * _months(measured.period_name))
         return money(allocation * Decimal(str(formula.share)))
-    if status == "below_minimum":
+    if status == OutcomeStatus.BELOW_MINIMUM:
         return money(allocation)
     span = abs(kpi.target_level - kpi.minimum_level)
     shortfall = abs(kpi.target_level - measured.measure)

@@ -64,6 +64,7 @@ from outcome_pulse.sinks.rows import (
     state_tuple,
     unique_events,
 )
+from outcome_pulse.sinks.tables import Table
 
 if TYPE_CHECKING:
     from outcome_pulse.streams.wire.events import EventEnvelope
@@ -312,4 +313,4 @@ def counts(dsn: str) -> dict[str, int]:
     except psycopg.Error as exc:
         raise translate(exc, "counting rows") from exc
     assert row is not None
-    return {"pulse_events": int(row[0]), "pulse_item_states": int(row[1])}
+    return {Table.EVENTS: int(row[0]), Table.ITEM_STATES: int(row[1])}

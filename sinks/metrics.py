@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.exposition import generate_latest
 
 from outcome_pulse.processors.measurements import IndicatorPoint, PeriodOutcome
+from outcome_pulse.processors.vocabulary import OutcomeStatus
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
@@ -151,7 +152,9 @@ class IndicatorGauges:
             else:
                 attainment.labels(*labels).set(outcome.measure)
             self._gauge("period_credit").labels(*labels).set(float(outcome.credit))
-            self._gauge("period_met").labels(*labels).set(1 if outcome.status == "met" else 0)
+            self._gauge("period_met").labels(*labels).set(
+                1 if outcome.status == OutcomeStatus.MET else 0
+            )
 
     def count_late(self, events: int) -> None:
         """Count late events applied by a monitor tick (``pulse_late_events_total``)."""

@@ -20,7 +20,9 @@ from datetime import date
 
 from psycopg import AsyncConnection, sql
 
-PARENT = "pulse_events"
+from outcome_pulse.sinks.tables import Table
+
+PARENT = Table.EVENTS
 _PARTITION_LOCK = 0x70756C7365_02  # "pulse" + 2: serialises partition creation
 _NAME = re.compile(r"^pulse_events_y(\d{4})m(\d{2})$")
 

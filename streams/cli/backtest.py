@@ -17,6 +17,7 @@ from outcome_pulse.processors.errors import ConfigError, SuspiciousInput
 from outcome_pulse.processors.measurements import PeriodOutcome
 from outcome_pulse.processors.periods import period_label
 from outcome_pulse.processors.quantities import format_share
+from outcome_pulse.processors.vocabulary import OutcomeStatus
 from outcome_pulse.streams.cli.contract import load_or_exit
 from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.drivers.backtest import (
@@ -214,7 +215,7 @@ def print_outcomes(contract: Contract, rows: list[PeriodOutcome]) -> None:
         for column in ("credit", "back", "bonus"):
             table.add_column(column, justify="right", no_wrap=True)
         for o in outcomes:
-            if o.status == "no_data":
+            if o.status == OutcomeStatus.NO_DATA:
                 continue
             table.add_row(
                 period_label(o.period.split()[0], o.period_start, o.period_end, zone)
@@ -245,6 +246,12 @@ def print_outcomes(contract: Contract, rows: list[PeriodOutcome]) -> None:
         )
 
 
+# How a month's cell of ``--matrix`` marks its status.
+_MATRIX_MARKS: dict[str, str] = {
+    OutcomeStatus.MET: "",
+    OutcomeStatus.BELOW_TARGET: "-",
+    OutcomeStatus.BELOW_MINIMUM: "!",
+}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -261,7 +268,7 @@ def print_matrix(contract: Contract, rows: list[PeriodOutcome]) -> None:
             if o.kpi != kpi.id:
                 continue
             local = o.period_start.astimezone(zone)
-            mark = {"met": "", "below_target": "-", "below_minimum": "!"}.get(o.status, "")
+            mark = _MATRIX_MARKS.get(o.status, "")
             if o.measure is not None:
                 cells[local.year][local.month] = f"{o.measure * 100:.0f}{mark}"
             money[local.year] += o.credit - o.earned_back

@@ -7,7 +7,7 @@ import logging
 
 import faust
 
-from outcome_pulse.processors.evaluation import INDICATOR_HELP
+from outcome_pulse.processors.vocabulary import INDICATOR_HELP
 from outcome_pulse.sinks.event_sink import PostgresSink
 from outcome_pulse.sinks.metrics import IndicatorGauges, PipelineMetrics
 from outcome_pulse.sinks.schema import migrate
