@@ -22,3 +22,7 @@ class Table(StrEnum):
     PERIOD_OUTCOMES = "pulse_period_outcomes"
     LATE_EVENTS = "pulse_late_events"
     OPEN_ITEM_CLOCKS = "pulse_open_item_clocks"
+    CONTRACTS = "pulse_contracts"
+    PERIOD_FORECASTS = "pulse_period_forecasts"
+    ALERTS = "pulse_alerts"
+    DRIFT_SIGNALS = "pulse_drift_signals"
