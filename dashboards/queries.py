@@ -21,9 +21,9 @@ def _zone_of(alias: str, zones: Zones) -> str:
 
 
 def period_label(alias: str, zones: Zones) -> str:
-    """How people name a period (``outcome_pulse.processors.periods.period_label``), from its bounds in the
-    client's time zone: 2012-05, 2012-Q2, 28d to 2012-05-31. The ``period`` column holds the
-    KPI's period kind (month, quarter, rolling Nd); anything else is shown as it is."""
+    """How people name a period (``outcome_pulse.processors.periods.period_label``), from its
+    bounds in the client's time zone: 2012-05, 2012-Q2, 28d to 2012-05-31. The ``period`` column
+    holds the KPI's period kind (month, quarter, rolling Nd); anything else is shown as it is."""
     z = _zone_of(alias, zones)
     a = alias
     return f"""CASE

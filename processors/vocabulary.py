@@ -2,9 +2,9 @@
 
 Each is an enumeration of strings (``StrEnum``), so a value compares equal to its text in the
 database, in Prometheus labels and in files, while code spells it once. The other closed sets
-have their one place too: lifecycle events and item kinds in ``processors.lifecycle``, table
-names in ``sinks.tables``, topic names in ``streams.settings`` (defaults) and
-``streams.kafka.topics``.
+have their one place too: lifecycle events and item kinds in ``processors/lifecycle.py``, table
+names in ``sinks/tables.py``, topic names in ``streams/settings.py`` (defaults) and
+``streams/kafka/topics.py``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import psycopg
 
 from outcome_pulse.processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
 from outcome_pulse.sinks import monitor_statements as m
+from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.pgerrors import translate
 
 

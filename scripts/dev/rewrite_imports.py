@@ -77,6 +77,11 @@ NAME_MOVES: dict[tuple[str, str], str] = {
     ("outcome_pulse.processors.errors", "StackError"): "outcome_pulse.streams.errors",
     ("outcome_pulse.processors.errors", "SourceApiError"): "outcome_pulse.streams.errors",
     ("outcome_pulse.processors.errors", "ReportError"): "outcome_pulse.streams.errors",
+    ("outcome_pulse.sinks.metrics", "IndicatorGauges"): "outcome_pulse.sinks.indicator_metrics",
+    (
+        "outcome_pulse.processors.evaluation",
+        "INDICATOR_HELP",
+    ): "outcome_pulse.processors.vocabulary",
 }
 
 # Modules of the old layout that kept their name (prefix added).

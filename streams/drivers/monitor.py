@@ -38,7 +38,7 @@ from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.evaluation import ContractEvaluation
 from outcome_pulse.processors.lifecycle import ItemEvent
 from outcome_pulse.sinks.contract_registry import contract_rows
-from outcome_pulse.sinks.metrics import IndicatorGauges
+from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
 from outcome_pulse.sinks.monitor_store import MonitorStore, MonitorTick
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ import faust
 
 from outcome_pulse.processors.vocabulary import INDICATOR_HELP
 from outcome_pulse.sinks.event_sink import PostgresSink
-from outcome_pulse.sinks.metrics import IndicatorGauges, PipelineMetrics
+from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
+from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.sinks.schema import migrate
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.monitor import ContractMonitor

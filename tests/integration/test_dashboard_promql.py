@@ -25,7 +25,8 @@ from prometheus_client import CollectorRegistry, generate_latest, start_http_ser
 from prometheus_client.parser import text_string_to_metric_families
 
 from outcome_pulse.dashboards import pipeline
-from outcome_pulse.sinks.metrics import IndicatorGauges, PipelineMetrics
+from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
+from outcome_pulse.sinks.metrics import PipelineMetrics
 
 pytestmark = pytest.mark.integration
 

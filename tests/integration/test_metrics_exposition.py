@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import UTC, datetime
 
 import pytest
 
+from outcome_pulse.processors.measurements import SERVICE_WIDE, IndicatorPoint
+from outcome_pulse.processors.vocabulary import INDICATOR_HELP
+from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
 from outcome_pulse.sinks.metrics import PipelineMetrics
 
 pytestmark = pytest.mark.integration
@@ -23,6 +27,12 @@ def test_metrics_pass_promtool() -> None:
     metrics.flush_seconds.observe(0.05)
     metrics.batch_rows.observe(2000)
     metrics.items_tracked.set(7554)
+    gauges = IndicatorGauges(metrics.registry, help=INDICATOR_HELP)
+    at = datetime(2024, 3, 1, tzinfo=UTC)
+    gauges.update(
+        "acme", [IndicatorPoint("c1", "desk", SERVICE_WIDE, "open_backlog", at, 7, False)]
+    )
+    gauges.count_late(2)
     result = subprocess.run(
         [promtool, "check", "metrics"], input=metrics.exposition(), capture_output=True, timeout=30
     )

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from outcome_pulse.processors.measurements import SERVICE_WIDE, IndicatorPoint, PeriodOutcome
-from outcome_pulse.sinks.metrics import IndicatorGauges
+from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -143,3 +143,18 @@ def test_late_events_are_counted(registry: CollectorRegistry) -> None:
     gauges.count_late(0)
     gauges.count_late(3)
     assert registry.get_sample_value("pulse_late_events_total") == 3
+
+
+def test_the_exposition_is_rendered_at_scrape_time_without_stale_series(
+    registry: CollectorRegistry,
+) -> None:
+    gauges = IndicatorGauges(registry)
+    gauges.update("acme", [point("open_backlog", 0, 3)], [outcome(1, measure=1.0, status="met")])
+    before = generate_latest(registry).decode()
+    assert 'pulse_kpi_open_backlog{client="acme",kpi="",service="desk"} 3.0' in before
+    gauges.update("acme", [point("open_backlog", 1, 4)], [])
+    assert 'service="desk"} 4.0' in generate_latest(registry).decode()
+    gauges.forget("acme")
+    after = generate_latest(registry).decode()
+    assert 'client="acme"' not in after
+    assert "# TYPE pulse_kpi_open_backlog gauge" in after  # the family stays, with no series
