@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
 from outcome_pulse.sinks.queries import source_summary
+from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.drivers.replay import produce
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
@@ -130,7 +131,7 @@ def main() -> None:
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="bpic2013")
     parser.add_argument("--partitions", type=int, default=4)
     args = parser.parse_args()
-    with isolated_pipeline(PulseSettings(), partitions=args.partitions) as pipe:
+    with isolated_pipeline(load_settings(), partitions=args.partitions) as pipe:
         warm = warm_up(pipe)
         events, seconds = timed_pipeline(pipe, args.dataset)
         baseline_seconds = asyncio.run(bare_consume(pipe.settings, events + 1))

@@ -48,6 +48,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.e2e_throughput import warm_up
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
+from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import build_envelope, encode_event
 from tests.support.sandbox import isolated_pipeline
@@ -278,7 +279,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--drain", type=float, default=30.0, help="max wait after the last send")
     args = parser.parse_args()
-    with isolated_pipeline(PulseSettings(), partitions=args.partitions) as pipe:
+    with isolated_pipeline(load_settings(), partitions=args.partitions) as pipe:
         s = pipe.settings
         baseline_topic = f"{s.events_topic}.baseline"
         asyncio.run(create_topic(s, baseline_topic))

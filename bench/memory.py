@@ -44,11 +44,11 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from outcome_pulse.processors.item_state import ItemState, Register, Stamp, apply_event, state_row
 from outcome_pulse.processors.lifecycle import Lifecycle
+from outcome_pulse.streams.bootstrap import load_settings, utc_now
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
@@ -87,7 +87,7 @@ def open_item_events(settings: PulseSettings) -> tuple[list[bytes], int]:
 
 def fold(raw_events: Iterable[bytes]) -> Table:
     """The worker's path: bytes -> envelope -> ItemEvent -> apply_event, into the table."""
-    decoder = EventDecoder(lambda: datetime.now(UTC))
+    decoder = EventDecoder(utc_now)
     table: Table = {}
     for raw in raw_events:
         envelope = decoder.decode(raw)
@@ -251,7 +251,7 @@ def main() -> None:
         rss_child(args.items)
         return
     started = time.monotonic()
-    raw, total_events = open_item_events(PulseSettings())
+    raw, total_events = open_item_events(load_settings())
     real, real_bytes = traced(lambda: fold(raw))
     templates = list(real.values())
     k = len(templates)

@@ -33,6 +33,7 @@ from outcome_pulse.sinks.queries import table_fingerprint
 from outcome_pulse.sinks.row_by_row import RowByRowSink
 from outcome_pulse.sinks.schema import migrate
 from outcome_pulse.sinks.tables import Table
+from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    settings = PulseSettings()
+    settings = load_settings()
     work = batches(settings, args.events, args.batch)
     events = sum(len(e) for e, _ in work)
     states = sum(len(s) for _, s in work)

@@ -8,12 +8,13 @@ import socket
 
 import pytest
 
+from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.settings import PulseSettings
 
 
 @pytest.fixture(scope="session")
 def settings() -> PulseSettings:
-    return PulseSettings()
+    return load_settings()
 
 
 def _reachable(port: int) -> bool:

@@ -41,7 +41,7 @@ MOVES: dict[str, str] = {
     "streams.codecs": "outcome_pulse.streams.kafka.codecs",
     "streams.topics": "outcome_pulse.streams.kafka.topics",
     "streams.ingest": "outcome_pulse.streams.kafka.ingest",
-    "streams.worker": "outcome_pulse.streams.kafka.worker",
+    "streams.worker": "outcome_pulse.streams.bootstrap",
     # what travels on the wire
     "streams.events": "outcome_pulse.streams.wire.events",
     "streams.deadletter": "outcome_pulse.streams.wire.deadletter",

@@ -12,6 +12,7 @@ import typer
 
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.cli.contract import load_or_exit
 from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.settings import PulseSettings
@@ -91,7 +92,7 @@ def build(
     boards = {
         rel: dump(data) for rel, data in dashboards(loaded, evidence_url=evidence_url).items()
     }
-    flag = _timescaledb(timescaledb, PulseSettings())
+    flag = _timescaledb(timescaledb, load_settings())
     provision = provisioning_files(loaded, timescaledb=flag)
     if check:
         problems = [f"{out}: {p}" for p in differences(boards, out)]
@@ -155,7 +156,7 @@ def tenants_add(
     from outcome_pulse.processors.tenancy import client_password_env
     from outcome_pulse.sinks.tenants import add_tenant
 
-    made = add_tenant(PulseSettings().dsn, client, rotate=rotate_password)
+    made = add_tenant(load_settings().dsn, client, rotate=rotate_password)
     _out.print(
         f"tenant {client}: role {made.role} {'created' if made.created else 'reused'}",
         markup=False,
@@ -170,7 +171,7 @@ def tenants_provider(password_file: PasswordFile = None, rotate_password: Rotate
     from outcome_pulse.processors.tenancy import PROVIDER_PASSWORD_ENV
     from outcome_pulse.sinks.tenants import add_provider
 
-    made = add_provider(PulseSettings().dsn, rotate=rotate_password)
+    made = add_provider(load_settings().dsn, rotate=rotate_password)
     _out.print(f"provider role {made.role} {'created' if made.created else 'reused'}")
     _hand_over(made.role, made.password, password_file)
     _out.print(f"Grafana reads it from ${PROVIDER_PASSWORD_ENV}", markup=False)
@@ -181,7 +182,7 @@ def tenants_list() -> None:
     """Every client with a database role."""
     from outcome_pulse.sinks.tenants import tenants
 
-    for client, role in tenants(PulseSettings().dsn):
+    for client, role in tenants(load_settings().dsn):
         _out.print(f"{client}\t{role}", markup=False)
 
 
@@ -208,7 +209,7 @@ def grafana_publish(
     from outcome_pulse.processors.tenancy import client_role
     from outcome_pulse.sinks.grafana_publisher import DatabaseTarget, GrafanaPublisher
 
-    settings = PulseSettings()
+    settings = load_settings()
     loaded = load_contracts(contracts)
     clients = by_client(loaded)
     passwords = {}

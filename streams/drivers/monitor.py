@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,14 +55,13 @@ class ContractMonitor:
     def __init__(
         self,
         contracts: Sequence[Contract],
-        dsn: str,
+        store: MonitorStore,
         *,
         gauges: IndicatorGauges | None = None,
         inbox_limit: int = 50_000,
     ) -> None:
         self.contracts = list(contracts)
-        # The owner token names the process, so an operator (or a test) sees who monitors.
-        self.store = MonitorStore(dsn, owner=f"monitor-pid{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        self.store = store
         self.gauges = gauges
         self.inbox_limit = inbox_limit
         self._evaluations: dict[str, ContractEvaluation] | None = None

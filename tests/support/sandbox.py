@@ -6,7 +6,6 @@ not see each other's data. Workers run as real ``pulse worker`` processes, stopp
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 import uuid
@@ -16,9 +15,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from outcome_pulse.sinks.schema import migrate
+from outcome_pulse.streams.bootstrap import prepare_stack
 from outcome_pulse.streams.cli.processes import WorkerProcess, start_worker, stop_worker
-from outcome_pulse.streams.kafka.topics import ensure_topics
 from outcome_pulse.streams.settings import PulseSettings
 
 
@@ -79,8 +77,7 @@ def isolated_pipeline(base: PulseSettings, *, partitions: int = 4) -> Iterator[P
             "metrics_port": free_port(),
         }
     )
-    migrate(settings.dsn)
-    asyncio.run(ensure_topics(settings))
+    prepare_stack(settings)
     pipeline = Pipeline(settings)
     try:
         yield pipeline

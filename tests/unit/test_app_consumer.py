@@ -7,21 +7,17 @@ import asyncio
 import pytest
 from faust.types import TP
 
-from outcome_pulse.sinks.metrics import PipelineMetrics
-from outcome_pulse.streams.kafka.app import _NoGapConsumer, create_app
+from outcome_pulse.streams.bootstrap import build_worker, utc_now
+from outcome_pulse.streams.kafka.app import _NoGapConsumer
 from outcome_pulse.streams.settings import PulseSettings
+from tests.support.memory import memory_adapters
 
 TP0 = TP("pulse.events", 0)
 
 
-class _NoSink:
-    async def write(self, events: object, states: object) -> None:
-        return None
-
-
 @pytest.fixture
 def consumer() -> _NoGapConsumer:
-    app = create_app(PulseSettings(), sink=_NoSink(), metrics=PipelineMetrics())
+    app = build_worker(PulseSettings(), [], memory_adapters(utc_now)).app
     made = app.consumer
     assert isinstance(made, _NoGapConsumer)
     return made
@@ -55,5 +51,5 @@ def test_a_hole_at_the_head_blocks_the_commit_and_asks_for_a_re_read(
 
 
 def test_a_worker_recovers_from_crashes_quickly() -> None:
-    app = create_app(PulseSettings(), sink=_NoSink(), metrics=PipelineMetrics())
+    app = build_worker(PulseSettings(), [], memory_adapters(utc_now)).app
     assert app.conf.broker_session_timeout == 10.0
