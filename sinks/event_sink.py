@@ -67,7 +67,7 @@ from outcome_pulse.sinks.rows import (
 from outcome_pulse.sinks.tables import Table
 
 if TYPE_CHECKING:
-    from outcome_pulse.streams.wire.events import EventEnvelope
+    from outcome_pulse.sinks.stored_event import StoredEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -134,7 +134,7 @@ class PostgresSink:
     # -- writing ---------------------------------------------------------------------------------
 
     async def write(
-        self, events: Sequence[EventEnvelope], states: Sequence[Mapping[str, Any]]
+        self, events: Sequence[StoredEvent], states: Sequence[Mapping[str, Any]]
     ) -> FlushStats:
         """Write one batch in one transaction; see the module doc for retries and errors."""
         started = time.perf_counter()
@@ -270,7 +270,7 @@ class PostgresSink:
 
 
 def _nul_culprits(
-    exc: SinkError, events: Sequence[EventEnvelope], states: Sequence[Mapping[str, Any]]
+    exc: SinkError, events: Sequence[StoredEvent], states: Sequence[Mapping[str, Any]]
 ) -> str:
     """Which rows hold NUL characters, when that is why PostgreSQL refused the batch."""
     if not isinstance(exc.__cause__, psycopg.DataError):

@@ -383,7 +383,7 @@ class MonitorTick:
 
 
 def _item_event(row: Sequence[Any]) -> tuple[ItemEvent, int]:
-    """(ItemEvent, sequence) of a row in ``monitor_statements._EVENT_FIELDS`` order."""
+    """(ItemEvent, sequence) of a row in ``event_fields`` order (sinks/sql/dml/monitor.sql)."""
     (event_id, source, item_id, kind, lifecycle, time, state, priority, assignee, due_at) = row[:10]
     attributes, sequence = row[10], row[11]
     event = ItemEvent(

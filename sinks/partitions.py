@@ -20,17 +20,14 @@ from datetime import date
 
 from psycopg import AsyncConnection, sql
 
+from outcome_pulse.sinks.sql_text import statements
 from outcome_pulse.sinks.tables import Table
 
 PARENT = Table.EVENTS
 _PARTITION_LOCK = 0x70756C7365_02  # "pulse" + 2: serialises partition creation
 _NAME = re.compile(r"^pulse_events_y(\d{4})m(\d{2})$")
 
-_EXISTING = """
-    SELECT c.relname
-    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE i.inhparent = to_regclass(%s)
-"""
+_SQL = statements("partitions")
 
 
 def partition_name(month: date) -> str:
@@ -50,16 +47,14 @@ def create_partition(month: date) -> sql.Composed:
         f"Events of {month:%Y-%m} (UTC month, [{month}, {following_month(month)})): "
         f"a partition of {PARENT}, created by the sink when the first event of the month arrived."
     )
-    return sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {parent} "
-        "FOR VALUES FROM ({lower}) TO ({upper}); "
-        "COMMENT ON TABLE {name} IS {comment}"
-    ).format(name=name, parent=sql.Identifier(PARENT), lower=lower, upper=upper, comment=comment)
+    return sql.SQL(_SQL["create_partition"]).format(
+        name=name, parent=sql.Identifier(PARENT), lower=lower, upper=upper, comment=comment
+    )
 
 
 async def existing_months(conn: AsyncConnection) -> set[date]:
     """Months that already have a partition named by ``partition_name``."""
-    cur = await conn.execute(_EXISTING, [PARENT])
+    cur = await conn.execute(_SQL["existing_partitions"], [PARENT])
     months = set()
     for (name,) in await cur.fetchall():
         match = _NAME.match(name)
@@ -81,7 +76,7 @@ async def ensure_partitions(
     if not wanted:
         return []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])
+        await conn.execute(_SQL["partition_lock"], [_PARTITION_LOCK])
         existing = await existing_months(conn)
         created = sorted(wanted - existing)
         for month in created:

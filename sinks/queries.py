@@ -6,24 +6,24 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from outcome_pulse.processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
 from outcome_pulse.sinks import monitor_statements as m
 from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.pgerrors import translate
+from outcome_pulse.sinks.sql_text import statements
+
+_SQL = statements("queries")
+UTC_SESSION = statements("session")["utc_session"]
 
 
 def source_summary(dsn: str, source: str) -> dict[str, int]:
     """Events stored and items per status for one source."""
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
-            events = conn.execute(
-                "SELECT count(*) FROM pulse_events WHERE source = %s", (source,)
-            ).fetchone()
-            rows = conn.execute(
-                "SELECT status, count(*) FROM pulse_item_states WHERE source = %s GROUP BY status",
-                (source,),
-            ).fetchall()
+            events = conn.execute(_SQL["source_events"], (source,)).fetchone()
+            rows = conn.execute(_SQL["source_item_statuses"], (source,)).fetchall()
     except psycopg.Error as exc:
         raise translate(exc, "reading the summary") from exc
     out = {"events": int(events[0]) if events else 0}
@@ -36,12 +36,12 @@ def table_fingerprint(dsn: str, table: str, order_by: str) -> tuple[int, str]:
     """Row count and an md5 over every row in a stable order: equal means row-for-row equal."""
     if not table.isidentifier() or not all(c.isidentifier() for c in order_by.split(", ")):
         raise ValueError(f"bad table or column name: {table!r} {order_by!r}")
-    sql = (
-        f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY {order_by})), '') "
-        f"FROM {table} t"
+    query = sql.SQL(_SQL["table_fingerprint"]).format(
+        table=sql.Identifier(table),
+        order_by=sql.SQL(", ").join(sql.Identifier(c) for c in order_by.split(", ")),
     )
     with psycopg.connect(dsn) as conn:
-        row = conn.execute(sql).fetchone()
+        row = conn.execute(query).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
 
@@ -70,7 +70,7 @@ def inbox_size(dsn: str) -> int:
     """Events stored but not yet applied by the contract monitor (rows of pulse_monitor_inbox)."""
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
-            row = conn.execute("SELECT count(*) FROM pulse_monitor_inbox").fetchone()
+            row = conn.execute(_SQL["inbox_size"]).fetchone()
     except psycopg.Error as exc:
         raise translate(exc, "counting pulse_monitor_inbox") from exc
     return int(row[0]) if row else 0
@@ -79,13 +79,9 @@ def inbox_size(dsn: str) -> int:
 def monitor_progress(dsn: str) -> tuple[datetime, datetime | None, int]:
     """The database's clock now, when the contract monitor last committed a round (None: never),
     and how many stored events it has not applied yet."""
-    query = """
-        SELECT now(), (SELECT taken_at FROM pulse_monitor_lease WHERE id = 1),
-               (SELECT count(*) FROM pulse_monitor_inbox)
-    """
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
-            row = conn.execute(query).fetchone()
+            row = conn.execute(_SQL["monitor_progress"]).fetchone()
     except psycopg.Error as exc:
         raise translate(exc, "reading the contract monitor's progress") from exc
     assert row is not None
@@ -95,7 +91,7 @@ def monitor_progress(dsn: str) -> tuple[datetime, datetime | None, int]:
 def _monitor_rows(dsn: str, query: str, contract: str, doing: str) -> list[tuple[Any, ...]]:
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
-            conn.execute("SET TIME ZONE 'UTC'")
+            conn.execute(UTC_SESSION)
             return conn.execute(query, [contract]).fetchall()
     except psycopg.Error as exc:
         raise translate(exc, doing) from exc

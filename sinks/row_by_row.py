@@ -24,7 +24,7 @@ from outcome_pulse.sinks.pgerrors import translate
 from outcome_pulse.sinks.rows import event_row, latest_states, months_of, state_tuple, unique_events
 
 if TYPE_CHECKING:
-    from outcome_pulse.streams.wire.events import EventEnvelope
+    from outcome_pulse.sinks.stored_event import StoredEvent
 
 
 class RowByRowSink:
@@ -47,7 +47,7 @@ class RowByRowSink:
             self._conn = None
 
     async def write(
-        self, events: Sequence[EventEnvelope], states: Sequence[Mapping[str, Any]]
+        self, events: Sequence[StoredEvent], states: Sequence[Mapping[str, Any]]
     ) -> FlushStats:
         if self._conn is None:
             raise SinkError("RowByRowSink.write called before open()")
@@ -77,8 +77,6 @@ def _with_jsonb(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 async def _is_partitioned(conn: psycopg.AsyncConnection[Any]) -> bool:
-    cur = await conn.execute(
-        "SELECT relkind = 'p' FROM pg_class WHERE oid = 'pulse_events'::regclass"
-    )
+    cur = await conn.execute(q.EVENTS_PARTITIONED)
     row = await cur.fetchone()
     return bool(row and row[0])

@@ -23,12 +23,12 @@ from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.statements import STATE_COLUMNS
 
 if TYPE_CHECKING:
-    from outcome_pulse.streams.wire.events import EventEnvelope
+    from outcome_pulse.sinks.stored_event import StoredEvent
 
 
-def unique_events(events: Iterable[EventEnvelope]) -> list[EventEnvelope]:
+def unique_events(events: Iterable[StoredEvent]) -> list[StoredEvent]:
     """The events with duplicates (same id) removed, first occurrence kept, order preserved."""
-    seen: dict[str, EventEnvelope] = {}
+    seen: dict[str, StoredEvent] = {}
     for event in events:
         seen.setdefault(event.id, event)
     return list(seen.values())
@@ -54,11 +54,11 @@ def month_of(moment: datetime) -> date:
     return date(utc.year, utc.month, 1)
 
 
-def months_of(events: Iterable[EventEnvelope]) -> set[date]:
+def months_of(events: Iterable[StoredEvent]) -> set[date]:
     return {month_of(event.time) for event in events}
 
 
-def event_row(event: EventEnvelope) -> tuple[Any, ...]:
+def event_row(event: StoredEvent) -> tuple[Any, ...]:
     """The ``pulse_events`` row of one envelope (``EVENT_COLUMNS`` order)."""
     kind, lifecycle = _type_parts(event.type)
     data = event.data
@@ -97,9 +97,7 @@ def state_tuple(state: Mapping[str, Any]) -> tuple[Any, ...]:
         ) from None
 
 
-def rows_with_nul(
-    events: Sequence[EventEnvelope], states: Sequence[Mapping[str, Any]]
-) -> list[str]:
+def rows_with_nul(events: Sequence[StoredEvent], states: Sequence[Mapping[str, Any]]) -> list[str]:
     """Ids of events and items holding a NUL character, which PostgreSQL text cannot store.
 
     Only called to explain a rejected batch, so the happy path pays nothing for it.

@@ -15,6 +15,9 @@ import psycopg
 from outcome_pulse.sinks import statements as q
 from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.schema import SCHEMA_VERSION
+from outcome_pulse.sinks.sql_text import statements
+
+_UTC_SESSION = statements("session")["utc_session"]
 
 
 async def connect(
@@ -28,7 +31,7 @@ async def connect(
         application_name=application_name,
     )
     try:
-        await conn.execute("SET TIME ZONE 'UTC'")
+        await conn.execute(_UTC_SESSION)
     except BaseException:
         await conn.close()
         raise

@@ -1,19 +1,14 @@
-"""The SQL the sinks run for every batch, and the column order the rows are built in.
+"""The column order the event sink's rows are built in, and its statements by name.
 
-DDL lives in ``sinks/sql/*.sql`` (applied once by ``outcome_pulse.sinks.schema``); these statements
-run per write. Column lists are spelt once here so a row tuple, its COPY and its INSERT cannot drift
-apart.
-
-INSERT_EVENTS and INSERT_EVENT_ROW also queue every event they insert for the contract monitor
-(``pulse_monitor_inbox``) and return the number inserted as their one row (not as rowcount).
-
-The set-based statements (INSERT_EVENTS, UPSERT_STATES) read the staging table in primary-key
-order: concurrent writers touching the same rows then take their row locks in the same order (no
-deadlock between two workers during a rebalance), and events land roughly in time order, which
-keeps the BRIN index tight.
+The SQL itself is in ``sinks/sql/dml/events.sql`` (what each statement does and why is written
+there); DDL is in the migrations (``sinks/sql/v*_*.sql``, applied by
+``outcome_pulse.sinks.schema``). Column lists are spelt once here and filled into the SQL, so a
+row tuple, its COPY and its INSERT cannot drift apart.
 """
 
 from __future__ import annotations
+
+from outcome_pulse.sinks.sql_text import statements
 
 EVENT_COLUMNS = (
     "event_id",
@@ -81,105 +76,23 @@ STATE_TYPES = (
     "jsonb",
 )
 
-_EVENTS = ", ".join(EVENT_COLUMNS)
-_STATES = ", ".join(STATE_COLUMNS)
+_SQL = statements(
+    "events",
+    event_columns=", ".join(EVENT_COLUMNS),
+    state_columns=", ".join(STATE_COLUMNS),
+    event_params=", ".join(["%s"] * len(EVENT_COLUMNS)),
+    state_params=", ".join(["%s"] * len(STATE_COLUMNS)),
+)
 
-# -- staging (once per connection; emptied by every COMMIT or ROLLBACK) -------------------------
-
-CREATE_EVENT_STAGING = """
-    CREATE TEMP TABLE IF NOT EXISTS pulse_events_staging
-        (LIKE pulse_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-"""
-CREATE_STATE_STAGING = """
-    CREATE TEMP TABLE IF NOT EXISTS pulse_item_states_staging
-        (LIKE pulse_item_states INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-"""
-COPY_EVENTS = f"COPY pg_temp.pulse_events_staging ({_EVENTS}) FROM STDIN (FORMAT BINARY)"
-COPY_STATES = f"COPY pg_temp.pulse_item_states_staging ({_STATES}) FROM STDIN (FORMAT BINARY)"
-
-# -- from staging into the real tables ----------------------------------------------------------
-
-# Each event new to pulse_events is queued for the contract monitor (pulse_monitor_inbox) by the
-# same statement, so the two can never disagree; a duplicate queues nothing. The statement's one
-# row is the number of events inserted: a data-modifying CTE runs to completion whether or not
-# the outer query reads it, and counting ``ins`` (not the inbox rows) keeps the count right even
-# if an inbox row outlived its event.
-_QUEUE_INSERTED = """
-    queued AS (
-        INSERT INTO pulse_monitor_inbox (event_time, event_id)
-        SELECT event_time, event_id FROM ins
-        ON CONFLICT (event_time, event_id) DO NOTHING
-    )
-    SELECT count(*) FROM ins
-"""
-
-INSERT_EVENTS = f"""
-    WITH ins AS (
-        INSERT INTO pulse_events ({_EVENTS})
-        SELECT {_EVENTS}
-        FROM pg_temp.pulse_events_staging
-        ORDER BY event_time, event_id
-        ON CONFLICT (event_time, event_id) DO NOTHING
-        RETURNING event_time, event_id
-    ),
-    {_QUEUE_INSERTED}
-"""
-
-# Monotonic: a row is only replaced by one that has folded in at least as many events, and only
-# when something differs, so replaying a batch rewrites nothing (no dead tuples, no WAL).
-_STATE_CONFLICT = """
-    ON CONFLICT (item_id) DO UPDATE SET
-        item_kind     = excluded.item_kind,
-        source        = excluded.source,
-        status        = excluded.status,
-        state         = excluded.state,
-        priority      = excluded.priority,
-        assignee      = excluded.assignee,
-        opened_at     = excluded.opened_at,
-        resolved_at   = excluded.resolved_at,
-        closed_at     = excluded.closed_at,
-        paused_since  = excluded.paused_since,
-        due_at        = excluded.due_at,
-        last_event_at = excluded.last_event_at,
-        event_count   = excluded.event_count,
-        attributes    = excluded.attributes
-    WHERE pulse_item_states.event_count <= excluded.event_count
-      AND (pulse_item_states.*) IS DISTINCT FROM (excluded.*)
-"""
-
-UPSERT_STATES = f"""
-    INSERT INTO pulse_item_states ({_STATES})
-    SELECT {_STATES}
-    FROM pg_temp.pulse_item_states_staging
-    ORDER BY item_id
-    {_STATE_CONFLICT}
-"""
-
-# -- one row at a time (the benchmark's baseline only) -----------------------------------------
-
-INSERT_EVENT_ROW = f"""
-    WITH ins AS (
-        INSERT INTO pulse_events ({_EVENTS})
-        VALUES ({", ".join(["%s"] * len(EVENT_COLUMNS))})
-        ON CONFLICT (event_time, event_id) DO NOTHING
-        RETURNING event_time, event_id
-    ),
-    {_QUEUE_INSERTED}
-"""
-UPSERT_STATE_ROW = f"""
-    INSERT INTO pulse_item_states ({_STATES})
-    VALUES ({", ".join(["%s"] * len(STATE_COLUMNS))})
-    {_STATE_CONFLICT}
-"""
-
-# -- checks and summaries ----------------------------------------------------------------------
-
-SCHEMA_STATUS = """
-    SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('pulse_events')),
-           to_regclass('pulse_schema_version') IS NOT NULL
-"""
-SCHEMA_VERSION = "SELECT coalesce(max(version), 0) FROM pulse_schema_version"
-COUNT_ROWS = """
-    SELECT (SELECT count(*) FROM pulse_events),
-           (SELECT count(*) FROM pulse_item_states)
-"""
+CREATE_EVENT_STAGING = _SQL["create_event_staging"]
+CREATE_STATE_STAGING = _SQL["create_state_staging"]
+COPY_EVENTS = _SQL["copy_events"]
+COPY_STATES = _SQL["copy_states"]
+INSERT_EVENTS = _SQL["insert_events"]
+UPSERT_STATES = _SQL["upsert_states"]
+INSERT_EVENT_ROW = _SQL["insert_event_row"]
+UPSERT_STATE_ROW = _SQL["upsert_state_row"]
+SCHEMA_STATUS = _SQL["schema_status"]
+SCHEMA_VERSION = _SQL["schema_version"]
+COUNT_ROWS = _SQL["count_rows"]
+EVENTS_PARTITIONED = _SQL["events_partitioned"]

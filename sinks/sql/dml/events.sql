@@ -1,0 +1,112 @@
+-- The statements the event sink (PostgresSink) runs for every batch, and the row-by-row
+-- baseline of the benchmark. Loaded by name (``-- name: ...``) by outcome_pulse.sinks.sql_text;
+-- {{event_columns}} and {{state_columns}} are the column lists of sinks/statements.py, spelt once
+-- there so a row tuple, its COPY and its INSERT cannot drift apart.
+--
+-- insert_events and insert_event_row also queue every event they insert for the contract
+-- monitor (pulse_monitor_inbox) and return the number inserted as their one row (not as
+-- rowcount): a data-modifying CTE runs to completion whether or not the outer query reads it,
+-- and counting ``ins`` (not the inbox rows) keeps the count right even if an inbox row outlived
+-- its event. A duplicate event queues nothing.
+--
+-- The set-based statements read the staging table in primary-key order: concurrent writers
+-- touching the same rows then take their row locks in the same order (no deadlock between two
+-- workers during a rebalance), and events land roughly in time order, which keeps the BRIN index
+-- tight.
+--
+-- State upserts are monotonic: a row is only replaced by one that has folded in at least as many
+-- events, and only when something differs, so replaying a batch rewrites nothing (no dead
+-- tuples, no WAL).
+
+-- name: create_event_staging
+-- Once per connection; emptied by every COMMIT or ROLLBACK.
+CREATE TEMP TABLE IF NOT EXISTS pulse_events_staging
+    (LIKE pulse_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+
+-- name: create_state_staging
+CREATE TEMP TABLE IF NOT EXISTS pulse_item_states_staging
+    (LIKE pulse_item_states INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+
+-- name: copy_events
+COPY pg_temp.pulse_events_staging ({{event_columns}}) FROM STDIN (FORMAT BINARY)
+
+-- name: copy_states
+COPY pg_temp.pulse_item_states_staging ({{state_columns}}) FROM STDIN (FORMAT BINARY)
+
+-- name: insert_events
+WITH ins AS (
+    INSERT INTO pulse_events ({{event_columns}})
+    SELECT {{event_columns}}
+    FROM pg_temp.pulse_events_staging
+    ORDER BY event_time, event_id
+    ON CONFLICT (event_time, event_id) DO NOTHING
+    RETURNING event_time, event_id
+),
+queued AS (
+    INSERT INTO pulse_monitor_inbox (event_time, event_id)
+    SELECT event_time, event_id FROM ins
+    ON CONFLICT (event_time, event_id) DO NOTHING
+)
+SELECT count(*) FROM ins
+
+-- name: upsert_states
+INSERT INTO pulse_item_states ({{state_columns}})
+SELECT {{state_columns}}
+FROM pg_temp.pulse_item_states_staging
+ORDER BY item_id
+{{state_conflict}}
+
+-- name: insert_event_row
+-- One row at a time: the benchmark's baseline only.
+WITH ins AS (
+    INSERT INTO pulse_events ({{event_columns}})
+    VALUES ({{event_params}})
+    ON CONFLICT (event_time, event_id) DO NOTHING
+    RETURNING event_time, event_id
+),
+queued AS (
+    INSERT INTO pulse_monitor_inbox (event_time, event_id)
+    SELECT event_time, event_id FROM ins
+    ON CONFLICT (event_time, event_id) DO NOTHING
+)
+SELECT count(*) FROM ins
+
+-- name: upsert_state_row
+INSERT INTO pulse_item_states ({{state_columns}})
+VALUES ({{state_params}})
+{{state_conflict}}
+
+-- name: state_conflict
+-- Not run by itself: the ON CONFLICT clause both state upserts end with.
+ON CONFLICT (item_id) DO UPDATE SET
+    item_kind     = excluded.item_kind,
+    source        = excluded.source,
+    status        = excluded.status,
+    state         = excluded.state,
+    priority      = excluded.priority,
+    assignee      = excluded.assignee,
+    opened_at     = excluded.opened_at,
+    resolved_at   = excluded.resolved_at,
+    closed_at     = excluded.closed_at,
+    paused_since  = excluded.paused_since,
+    due_at        = excluded.due_at,
+    last_event_at = excluded.last_event_at,
+    event_count   = excluded.event_count,
+    attributes    = excluded.attributes
+WHERE pulse_item_states.event_count <= excluded.event_count
+  AND (pulse_item_states.*) IS DISTINCT FROM (excluded.*)
+
+-- name: schema_status
+-- Checks and summaries.
+SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('pulse_events')),
+       to_regclass('pulse_schema_version') IS NOT NULL
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM pulse_schema_version
+
+-- name: count_rows
+SELECT (SELECT count(*) FROM pulse_events),
+       (SELECT count(*) FROM pulse_item_states)
+
+-- name: events_partitioned
+SELECT relkind = 'p' FROM pg_class WHERE oid = 'pulse_events'::regclass

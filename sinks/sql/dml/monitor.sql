@@ -1,0 +1,168 @@
+-- The statements the contract monitor's store (MonitorStore) runs, and the read-back queries of
+-- its tables. Loaded by name by outcome_pulse.sinks.sql_text. The {{point_*}}, {{outcome_*}}
+-- and {{clock_*}} slots are the column lists of sinks/monitor_statements.py, which are the
+-- fields of IndicatorPoint, PeriodOutcome and OpenClock in their order.
+--
+-- Upserts only rewrite rows whose values differ (IS DISTINCT FROM): re-evaluating a contract
+-- writes nothing for the rows that did not change.
+
+-- name: lock_lease
+-- The lease: one row, locked for the length of a tick.
+SELECT owner FROM pulse_monitor_lease WHERE id = 1 FOR UPDATE
+
+-- name: take_lease
+UPDATE pulse_monitor_lease SET owner = %s, taken_at = now() WHERE id = 1
+
+-- name: event_fields
+-- Not run by itself: the ItemEvent fields, then the sequence (ItemEvent has none; it orders
+-- same-time events).
+e.event_id, e.source, e.item_id, e.item_kind, e.lifecycle, e.event_time,
+e.state, e.priority, e.assignee, e.due_at, e.attributes, e.sequence
+
+-- name: all_events
+SELECT {{event_fields}}
+FROM pulse_events e
+WHERE e.source = ANY(%s::text[])
+ORDER BY e.event_time, e.sequence, e.event_id
+
+-- name: item_events
+-- The stored events of some items, given as two arrays (sources, item ids) of the same length.
+SELECT {{event_fields}}
+FROM pulse_events e
+JOIN unnest(%s::text[], %s::text[]) AS wanted(source, item_id)
+  ON e.source = wanted.source AND e.item_id = wanted.item_id
+ORDER BY e.event_time, e.sequence, e.event_id
+
+-- name: read_inbox
+-- Oldest first (the primary key's order). LEFT JOIN: an inbox row whose event is gone
+-- (retention dropped its chunk) still comes back as a key, so ``done`` can clear it.
+SELECT i.event_time, i.event_id, {{event_fields}}
+FROM (
+    SELECT event_time, event_id FROM pulse_monitor_inbox
+    ORDER BY event_time, event_id
+    LIMIT %s
+) i
+LEFT JOIN pulse_events e ON e.event_time = i.event_time AND e.event_id = i.event_id
+ORDER BY i.event_time, e.sequence, i.event_id
+
+-- name: delete_inbox
+DELETE FROM pulse_monitor_inbox i
+USING unnest(%s::timestamptz[], %s::text[]) AS d(event_time, event_id)
+WHERE i.event_time = d.event_time AND i.event_id = d.event_id
+
+-- name: create_point_staging
+-- Staging tables: once per connection; emptied by every COMMIT or ROLLBACK.
+CREATE TEMP TABLE IF NOT EXISTS pulse_indicator_points_staging
+    (LIKE pulse_indicator_points) ON COMMIT DELETE ROWS
+
+-- name: create_outcome_staging
+CREATE TEMP TABLE IF NOT EXISTS pulse_period_outcomes_staging
+    (LIKE pulse_period_outcomes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+
+-- name: copy_points
+COPY pg_temp.pulse_indicator_points_staging ({{point_columns}}) FROM STDIN (FORMAT BINARY)
+
+-- name: copy_outcomes
+COPY pg_temp.pulse_period_outcomes_staging ({{outcome_columns}}) FROM STDIN (FORMAT BINARY)
+
+-- name: upsert_points
+-- Staged rows equal to the stored ones are filtered out before the upsert: ON CONFLICT would
+-- otherwise lock (and WAL-log) every conflicting row even when its WHERE then skips it, which is
+-- most of the rows when a takeover re-stages a whole contract. value and final are NOT NULL, so
+-- plain equality is exact (and NaN = NaN in PostgreSQL).
+INSERT INTO pulse_indicator_points ({{point_columns}})
+SELECT {{point_columns}} FROM pg_temp.pulse_indicator_points_staging s
+WHERE NOT EXISTS (
+    SELECT 1 FROM pulse_indicator_points p
+    WHERE p.contract = s.contract AND p.service = s.service AND p.kpi = s.kpi
+      AND p.indicator = s.indicator AND p.at = s.at
+      AND p.value = s.value AND p.final = s.final
+)
+ORDER BY {{point_key}}
+ON CONFLICT ({{point_key}}) DO UPDATE SET
+    value = excluded.value,
+    final = excluded.final
+WHERE (pulse_indicator_points.value, pulse_indicator_points.final)
+      IS DISTINCT FROM (excluded.value, excluded.final)
+
+-- name: upsert_outcomes
+-- A final period's revision counts the corrections it received after it became final.
+INSERT INTO pulse_period_outcomes ({{outcome_columns}})
+SELECT {{outcome_columns}} FROM pg_temp.pulse_period_outcomes_staging
+ORDER BY {{outcome_key}}
+ON CONFLICT ({{outcome_key}}) DO UPDATE SET
+    {{outcome_set_values}},
+    revision = pulse_period_outcomes.revision
+               + CASE WHEN pulse_period_outcomes.final THEN 1 ELSE 0 END,
+    updated_at = now()
+WHERE ({{outcome_stored_values}})
+      IS DISTINCT FROM ({{outcome_excluded_values}})
+
+-- name: no_nested_loops
+-- replace(): rows of the contract that the staged set does not hold. Planned with nested loops
+-- off: right after a bulk write the statistics of pulse_indicator_points can claim the contract
+-- has a handful of rows, and a nested loop over its 300,000 actual rows would scan the
+-- (unindexed) staging table once per row. A hash or merge anti join is linear whatever the
+-- estimates.
+SET LOCAL enable_nestloop = off
+
+-- name: nested_loops_again
+SET LOCAL enable_nestloop TO DEFAULT
+
+-- name: delete_stale_points
+DELETE FROM pulse_indicator_points p
+WHERE p.contract = %s
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_temp.pulse_indicator_points_staging s
+      WHERE s.contract = p.contract AND s.service = p.service AND s.kpi = p.kpi
+        AND s.indicator = p.indicator AND s.at = p.at
+  )
+
+-- name: delete_stale_outcomes
+DELETE FROM pulse_period_outcomes o
+WHERE o.contract = %s
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_temp.pulse_period_outcomes_staging s
+      WHERE s.contract = o.contract AND s.kpi = o.kpi AND s.period_start = o.period_start
+  )
+
+-- name: delete_points
+-- write(): deletes by key, one array per key column.
+DELETE FROM pulse_indicator_points p
+USING unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+    AS d(contract, service, kpi, indicator, at)
+WHERE p.contract = d.contract AND p.service = d.service AND p.kpi = d.kpi
+  AND p.indicator = d.indicator AND p.at = d.at
+
+-- name: delete_outcomes
+DELETE FROM pulse_period_outcomes o
+USING unnest(%s::text[], %s::text[], %s::timestamptz[]) AS d(contract, kpi, period_start)
+WHERE o.contract = d.contract AND o.kpi = d.kpi AND o.period_start = d.period_start
+
+-- name: insert_late_event
+INSERT INTO pulse_late_events (contract, event_id, event_time, watermark, changed)
+VALUES (%s, %s, %s, %s, %s::text[])
+ON CONFLICT (contract, event_id) DO NOTHING
+
+-- name: select_points
+-- Reading back (tests, the CLI).
+SELECT {{point_columns}} FROM pulse_indicator_points
+WHERE contract = %s
+ORDER BY {{point_key}}
+
+-- name: select_outcomes
+SELECT {{outcome_columns}} FROM pulse_period_outcomes
+WHERE contract = %s
+ORDER BY {{outcome_key}}
+
+-- name: delete_clocks
+-- Open item clocks (v3): replaced as a whole per contract.
+DELETE FROM pulse_open_item_clocks WHERE contract = %s
+
+-- name: insert_clock
+INSERT INTO pulse_open_item_clocks ({{clock_columns}}) VALUES ({{clock_params}})
+
+-- name: select_clocks
+SELECT {{clock_columns}} FROM pulse_open_item_clocks
+WHERE contract = %s
+ORDER BY kpi, item_id
