@@ -41,3 +41,12 @@ def kafka_bootstrap(settings: PulseSettings) -> str:
             "start the stack with `pulse stack up` or run scripts/test.sh"
         )
     return settings.bootstrap
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        help="rewrite the golden files under tests/golden/files from the current output "
+        "(review the diff before committing it)",
+    )
