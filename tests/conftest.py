@@ -5,11 +5,21 @@ skip, when it is not there."""
 from __future__ import annotations
 
 import socket
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.settings import PulseSettings
+
+# Hypothesis keeps no example database, and its other files go to the temporary directory: by
+# default both would be written into the checkout (.hypothesis/).
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "outcome-pulse-hypothesis"))
+hypothesis_settings.register_profile("pulse", database=None)
+hypothesis_settings.load_profile("pulse")
 
 
 @pytest.fixture(scope="session")

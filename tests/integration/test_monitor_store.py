@@ -261,6 +261,21 @@ def test_the_lease_says_when_another_monitor_ran_in_between(dsn: str) -> None:
     assert owner == "monitor-a" and taken_at is not None
 
 
+async def _until_a_session_waits_on_a_lock(dsn: str) -> None:
+    """Wait until some session of this database is blocked on a row lock (no fixed sleep)."""
+    waiting = """
+        SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'
+    """
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        for _ in range(600):
+            row = await (await conn.execute(waiting)).fetchone()
+            if row and row[0]:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("no session ever waited on the lease row")
+
+
 def test_ticks_of_two_monitors_serialise(dsn: str) -> None:
     order: list[str] = []
 
@@ -283,7 +298,7 @@ def test_ticks_of_two_monitors_serialise(dsn: str) -> None:
 
             tasks = [asyncio.create_task(tick_a()), asyncio.create_task(tick_b())]
             await a_holds.wait()
-            await asyncio.sleep(0.5)  # b is blocked on the lease row all this time
+            await _until_a_session_waits_on_a_lock(dsn)  # b, blocked on the lease row
             order.append("release")
             release.set()
             await asyncio.gather(*tasks)

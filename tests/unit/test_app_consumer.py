@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 from faust.types import TP
 
-from outcome_pulse.streams.bootstrap import build_worker, utc_now
+from outcome_pulse.streams.bootstrap import utc_now
 from outcome_pulse.streams.kafka.app import _NoGapConsumer
 from outcome_pulse.streams.settings import PulseSettings
-from tests.support.memory import memory_adapters
+from tests.support.memory import memory_adapters, wired_worker
 
 TP0 = TP("pulse.events", 0)
 
 
 @pytest.fixture
-def consumer() -> _NoGapConsumer:
-    app = build_worker(PulseSettings(), [], memory_adapters(utc_now)).app
-    made = app.consumer
-    assert isinstance(made, _NoGapConsumer)
-    return made
+def consumer(unit_settings: PulseSettings) -> Iterator[_NoGapConsumer]:
+    with wired_worker(unit_settings, [], memory_adapters(utc_now)) as worker:
+        made = worker.app.consumer
+        assert isinstance(made, _NoGapConsumer)
+        yield made
 
 
 def acknowledge(consumer: _NoGapConsumer, committed: int, offsets: list[int]) -> None:
@@ -50,6 +51,6 @@ def test_a_hole_at_the_head_blocks_the_commit_and_asks_for_a_re_read(
     assert consumer._reread == {TP0}
 
 
-def test_a_worker_recovers_from_crashes_quickly() -> None:
-    app = build_worker(PulseSettings(), [], memory_adapters(utc_now)).app
-    assert app.conf.broker_session_timeout == 10.0
+def test_a_worker_recovers_from_crashes_quickly(unit_settings: PulseSettings) -> None:
+    with wired_worker(unit_settings, [], memory_adapters(utc_now)) as worker:
+        assert worker.app.conf.broker_session_timeout == 10.0

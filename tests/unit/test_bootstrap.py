@@ -13,11 +13,10 @@ from pathlib import Path
 
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
 from outcome_pulse.processors.measurements import SERVICE_WIDE, IndicatorPoint
-from outcome_pulse.streams.bootstrap import build_worker
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import build_envelope, encode_event
-from tests.support.memory import MemoryEventSink, fixed_clock, memory_adapters
+from tests.support.memory import MemoryEventSink, fixed_clock, memory_adapters, wired_worker
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 EXAMPLE = Path(str(resources.files("outcome_pulse.contracts") / "helpdesk_tickets.yaml"))
@@ -46,21 +45,24 @@ async def _until(condition: object, what: str) -> None:
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def test_the_worker_runs_its_agent_on_the_injected_sink_and_registry() -> None:
+def test_the_worker_runs_its_agent_on_the_injected_sink_and_registry(
+    unit_settings: PulseSettings,
+) -> None:
     sink = MemoryEventSink()
     adapters = memory_adapters(fixed_clock(NOW), sink)
-    worker = build_worker(PulseSettings(sink_batch_seconds=0.01), [], adapters)
-    assert worker.metrics.registry is adapters.registry
-    assert worker.monitor.store is adapters.monitor_store
-    assert worker.gauges is None  # no contract, no KPI gauges
-    agent = next(iter(worker.app.agents.values()))
+    settings = unit_settings.model_copy(update={"sink_batch_seconds": 0.01})
+    with wired_worker(settings, [], adapters) as worker:
+        assert worker.metrics.registry is adapters.registry
+        assert worker.monitor.store is adapters.monitor_store
+        assert worker.gauges is None  # no contract, no KPI gauges
+        agent = next(iter(worker.app.agents.values()))
 
-    async def run() -> None:
-        async with agent.test_context() as context:
-            await context.put(key=b"inc-1", value=created("inc-1"))
-            await _until(lambda: sink.flushes, "the batch to reach the sink")
+        async def run() -> None:
+            async with agent.test_context() as context:
+                await context.put(key=b"inc-1", value=created("inc-1"))
+                await _until(lambda: sink.flushes, "the batch to reach the sink")
 
-    asyncio.run(run())
+        asyncio.run(run())
     [(events, states)] = sink.flushes
     assert [e.subject for e in events] == ["inc-1"]
     assert [s["status"] for s in states] == ["open"]
@@ -70,12 +72,14 @@ def test_the_worker_runs_its_agent_on_the_injected_sink_and_registry() -> None:
     assert counted == 1
 
 
-def test_with_contracts_the_kpi_gauges_are_collected_from_the_injected_registry() -> None:
+def test_with_contracts_the_kpi_gauges_are_collected_from_the_injected_registry(
+    unit_settings: PulseSettings,
+) -> None:
     adapters = memory_adapters(fixed_clock(NOW))
-    worker = build_worker(PulseSettings(), [load_contract(EXAMPLE)], adapters)
-    assert worker.gauges is not None
-    at = datetime(2024, 3, 1, tzinfo=UTC)
-    point = IndicatorPoint("c1", "desk", SERVICE_WIDE, "open_backlog", at, 7, False)
-    worker.gauges.update("acme", [point])
+    with wired_worker(unit_settings, [load_contract(EXAMPLE)], adapters) as worker:
+        assert worker.gauges is not None
+        at = datetime(2024, 3, 1, tzinfo=UTC)
+        point = IndicatorPoint("c1", "desk", SERVICE_WIDE, "open_backlog", at, 7, False)
+        worker.gauges.update("acme", [point])
     labels = {"client": "acme", "service": "desk", "kpi": SERVICE_WIDE}
     assert adapters.registry.get_sample_value("pulse_kpi_open_backlog", labels) == 7
