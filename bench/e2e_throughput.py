@@ -9,6 +9,7 @@ replay (65,533 events):
   replay; measured from the first event produced to the last row visible in PostgreSQL;
 * baseline: a plain AIOKafkaConsumer that reads the same topic from the start and json-decodes
   each value: the ceiling any Kafka consumer in Python reaches on this machine;
+* second baseline: kafka-python's synchronous KafkaConsumer doing the same (bench extra);
 * faust ceiling (for reference): a faust agent that only counts the same topic's events with
   ``take_events``, as the worker does: the cost of faust's per-event machinery alone.
 
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.kafka_python_baseline import kafka_python_consume
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
 from outcome_pulse.sinks.queries import source_summary
 from outcome_pulse.streams.bootstrap import load_settings
@@ -135,6 +137,7 @@ def main() -> None:
         warm = warm_up(pipe)
         events, seconds = timed_pipeline(pipe, args.dataset)
         baseline_seconds = asyncio.run(bare_consume(pipe.settings, events + 1))
+        kafka_python_seconds = kafka_python_consume(pipe.settings, events + 1)
         ceiling_seconds = faust_ceiling(pipe.settings, events + 1, pipe.settings.sink_batch_size)
     pipeline_rate = events / seconds
     baseline_rate = (events + 1) / baseline_seconds
@@ -149,6 +152,10 @@ def main() -> None:
     print(
         f"baseline consume+decode {baseline_rate:10,.0f} events/s  "
         f"({baseline_seconds:.2f} s, bare aiokafka + json.loads)"
+    )
+    print(
+        f"baseline kafka-python   {(events + 1) / kafka_python_seconds:10,.0f} events/s  "
+        f"({kafka_python_seconds:.2f} s, kafka-python KafkaConsumer + json.loads)"
     )
     ceiling_rate = (events + 1) / ceiling_seconds
     print(

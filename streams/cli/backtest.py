@@ -49,7 +49,13 @@ def backtest(
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines export (.gz ok)")
     ],
     mapping: Annotated[str, typer.Option(help="built-in mapping name or a mapping YAML file")],
-    contract: Annotated[Path, typer.Option(help="the contract YAML file", dir_okay=False)],
+    contract: Annotated[
+        Path,
+        typer.Option(
+            help="the contract YAML file, or an example by name (bpic2013_incidents, ...)",
+            dir_okay=False,
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option(help="write outcomes and indicator series to this directory")
     ] = None,

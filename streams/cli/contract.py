@@ -20,7 +20,13 @@ contract_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ContractFile = Annotated[Path, typer.Argument(help="The contract's YAML file.")]
+ContractFile = Annotated[
+    Path,
+    typer.Argument(
+        help="The contract's YAML file, or an example by name: bpic2013_incidents, "
+        "helpdesk_tickets, scms_orders."
+    ),
+]
 
 _out = output_console()
 _err = output_console(stderr=True)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 import urllib.request
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,12 +21,11 @@ DEMO_FILES = {
     "helpdesk": "helpdesk_tickets.csv.gz",
     "scms": "scms_shipments.csv.gz",
 }
-# The example contracts are package data (``contracts/`` in the repository).
-EXAMPLE_CONTRACTS = resources.files("outcome_pulse.contracts")
+# The example contract of each data set (package data: contracts/ in the repository).
 DEMO_CONTRACTS = {
-    "bpic2013": "bpic2013_incidents.yaml",
-    "helpdesk": "helpdesk_tickets.yaml",
-    "scms": "scms_orders.yaml",
+    "bpic2013": "bpic2013_incidents",
+    "helpdesk": "helpdesk_tickets",
+    "scms": "scms_orders",
 }
 
 
@@ -45,7 +42,7 @@ def demo(
     from outcome_pulse.streams.cli.backtest import print_outcomes
     from outcome_pulse.streams.cli.pipeline import replay_with_progress
     from outcome_pulse.streams.cli.processes import run_stack_script, start_worker, stop_worker
-    from outcome_pulse.streams.contract_files import load_contract
+    from outcome_pulse.streams.contract_files import example_contract_path, load_contract
     from outcome_pulse.streams.file_import.mapping import load_mapping
 
     settings = load_settings()
@@ -54,7 +51,7 @@ def demo(
             f"unknown data set {dataset!r}; choose one of {', '.join(DEMO_FILES)}"
         )
     path = settings.data_dir / DEMO_FILES[dataset]
-    contract_path = Path(str(EXAMPLE_CONTRACTS / DEMO_CONTRACTS[dataset]))
+    contract_path = example_contract_path(DEMO_CONTRACTS[dataset])
     contract = load_contract(contract_path)
     if not path.exists():
         raise PulseError(

@@ -17,6 +17,10 @@ from pathlib import Path
 from outcome_pulse.streams.errors import StackError
 from outcome_pulse.streams.settings import REPO_ROOT, PulseSettings
 
+# The workers this process started, by PID: their handles are kept until they are reaped, so
+# that no handle of a running child is dropped (Python warns about that) and each is waited for.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True)
 class WorkerProcess:
@@ -67,6 +71,7 @@ def start_worker(
             env=child_env,
             start_new_session=True,
         )
+    _children[proc.pid] = proc
     pid_file.write_text(str(proc.pid))
     return WorkerProcess(proc.pid, log)
 
@@ -88,6 +93,12 @@ def stop_worker(settings: PulseSettings, name: str = "worker", timeout: float = 
 
 
 def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is not None:  # exited: reaped by its handle
+            del _children[pid]
+            return False
+        return _not_zombie(pid)
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
         if waited == pid:
