@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create or update the project's virtual environment in .venv (idempotent).
+# Create or update the project's virtual environment in .venv (idempotent). Prints one line of
+# progress; pip's own output goes to .venv/install.log, shown only if the install fails.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -8,8 +9,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e ".[dev]"
+  echo "python environment: installing outcome-pulse and its dependencies into .venv (log: .venv/install.log)"
+  if ! {
+    .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip &&
+      .venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+  } >.venv/install.log 2>&1; then
+    tail -n 40 .venv/install.log >&2
+    echo "python environment: pip failed; the whole log is .venv/install.log" >&2
+    exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
