@@ -99,3 +99,8 @@ SELECT_OUTCOMES = _SQL["select_outcomes"]
 DELETE_CLOCKS = _SQL["delete_clocks"]
 INSERT_CLOCK = _SQL["insert_clock"]
 SELECT_CLOCKS = _SQL["select_clocks"]
+SET_WORK_MEM = _SQL["set_work_mem"]
+TRUNCATE_STAGING = {
+    POINT_STAGING: _SQL["truncate_point_staging"],
+    OUTCOME_STAGING: _SQL["truncate_outcome_staging"],
+}

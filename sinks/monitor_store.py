@@ -171,7 +171,7 @@ class MonitorStore:
         try:
             doing = "checking the schema"
             # Sorts and hashes over a staged contract (300,000 points: ~30 MB) stay in memory.
-            await conn.execute("SELECT set_config('work_mem', %s, false)", [self._work_mem])
+            await conn.execute(m.SET_WORK_MEM, [self._work_mem])
             await session.require_schema(conn, "the contract monitor")
             doing = "creating the staging tables"
             await conn.execute(m.CREATE_POINT_STAGING)
@@ -354,7 +354,7 @@ class MonitorTick:
         cur = self._cursor()
         if table in self._staged:
             with self.doing(f"emptying {table}"):
-                await cur.execute(f"TRUNCATE {table}")
+                await cur.execute(m.TRUNCATE_STAGING[table])
         self._staged.add(table)
         if not rows:
             return

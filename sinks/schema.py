@@ -24,17 +24,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from importlib import resources
 from typing import Final, Literal
 
 import psycopg
 
 from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.sinks.pgerrors import translate
+from outcome_pulse.sinks.sql_text import sql_file, statements
 
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 0x70756C7365_01  # "pulse" + 1: serialises concurrent migrate() calls
+_SQL = statements("migrations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +119,6 @@ class SchemaReport:
     actions: list[str] = field(default_factory=list)
 
 
-def sql_file(name: str) -> str:
-    """The text of ``sinks/sql/<name>`` (shipped as package data)."""
-    return resources.files("outcome_pulse.sinks").joinpath("sql", name).read_text(encoding="utf-8")
-
-
 def _statement(name: str, timescaledb: bool) -> str:
     text = sql_file(name)
     partitioning = "" if timescaledb else "PARTITION BY RANGE (event_time)"
@@ -164,7 +160,7 @@ def migrate(
             conn.transaction(),
         ):
             step("waiting for the migration lock")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            conn.execute(_SQL["migration_lock"], [_MIGRATION_LOCK])
             step("reading pulse_schema_version")
             current, recorded = _recorded(conn, actions)
             if recorded is None:
@@ -192,14 +188,12 @@ def migrate(
 
 def _recorded(conn: psycopg.Connection, actions: list[str]) -> tuple[int, bool | None]:
     """(applied version, timescaledb flag recorded with it); creates the version table if new."""
-    exists = conn.execute("SELECT to_regclass('pulse_schema_version') IS NOT NULL").fetchone()
+    exists = conn.execute(_SQL["version_table_exists"]).fetchone()
     if not (exists and exists[0]):
         conn.execute(sql_file("schema_version.sql"))
         actions.append("created table pulse_schema_version")
         return 0, None
-    row = conn.execute(
-        "SELECT coalesce(max(version), 0), bool_or(timescaledb) FROM pulse_schema_version"
-    ).fetchone()
+    row = conn.execute(_SQL["recorded_version"]).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 
@@ -207,9 +201,7 @@ def _recorded(conn: psycopg.Connection, actions: list[str]) -> tuple[int, bool |
 def _choose_timescaledb(
     conn: psycopg.Connection, requested: bool | None, actions: list[str]
 ) -> bool:
-    row = conn.execute(
-        "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"
-    ).fetchone()
+    row = conn.execute(_SQL["timescaledb_available"]).fetchone()
     available, installed = row is not None, row is not None and row[0] is not None
     if requested is False:
         return False
@@ -223,7 +215,7 @@ def _choose_timescaledb(
     if not installed:
         try:
             with conn.transaction():
-                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                conn.execute(_SQL["create_timescaledb"])
         except psycopg.Error as exc:
             raise ConfigError(
                 "the timescaledb extension is available but CREATE EXTENSION failed "
@@ -255,35 +247,22 @@ def _apply(
     for name in files:
         step(f"applying version {migration.version}, {name}")
         conn.execute(_statement(name, timescaledb))
-    conn.execute(
-        "INSERT INTO pulse_schema_version (version, description, timescaledb) VALUES (%s, %s, %s)",
-        [migration.version, migration.description, timescaledb],
-    )
+    conn.execute(_SQL["record_version"], [migration.version, migration.description, timescaledb])
     layout = "hypertable, 1-month chunks" if timescaledb else "monthly range partitions"
     actions.append(f"applied version {migration.version}: {migration.description} ({layout})")
-
-
-_RETENTION_JOB = """
-    SELECT (config ->> 'drop_after')::interval
-    FROM timescaledb_information.jobs
-    WHERE proc_name = 'policy_retention' AND hypertable_name = 'pulse_events'
-"""
 
 
 def _reconcile_retention(
     conn: psycopg.Connection, retention: timedelta | None, actions: list[str]
 ) -> None:
     """Make the retention policy of pulse_events match ``retention`` (None: no policy)."""
-    row = conn.execute(_RETENTION_JOB).fetchone()
+    row = conn.execute(_SQL["retention_job"]).fetchone()
     current: timedelta | None = None if row is None else row[0]
     if current == retention:
         return
     if current is not None:
-        conn.execute("SELECT remove_retention_policy('pulse_events', if_exists => TRUE)")
+        conn.execute(_SQL["remove_retention"])
         actions.append(f"removed retention policy (was {current})")
     if retention is not None:
-        conn.execute(
-            "SELECT add_retention_policy('pulse_events', drop_after => %s::interval)",
-            [retention],
-        )
+        conn.execute(_SQL["add_retention"], [retention])
         actions.append(f"added retention policy: drop chunks older than {retention}")

@@ -10,8 +10,10 @@ from outcome_pulse.sinks.sql_text import statements as load
 
 
 def test_every_statement_of_every_file_loads_with_its_slots_filled() -> None:
-    for module in (statements, monitor_statements):
-        for name, text in module._SQL.items():
+    loaded = [statements._SQL, monitor_statements._SQL]
+    loaded += [load(concern) for concern in ("queries", "partitions", "session", "migrations")]
+    for named in loaded:
+        for name, text in named.items():
             assert text and "{{" not in text, name
             assert "-- " not in text, f"{name}: comments are documentation, not sent"
 

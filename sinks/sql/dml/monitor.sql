@@ -166,3 +166,14 @@ INSERT INTO pulse_open_item_clocks ({{clock_columns}}) VALUES ({{clock_params}})
 SELECT {{clock_columns}} FROM pulse_open_item_clocks
 WHERE contract = %s
 ORDER BY kpi, item_id
+
+-- name: set_work_mem
+-- The monitor's session sorts and hashes whole contracts: a larger work_mem than the default.
+SELECT set_config('work_mem', %s, false)
+
+-- name: truncate_point_staging
+-- A staging table used twice in one tick is emptied first.
+TRUNCATE pg_temp.pulse_indicator_points_staging
+
+-- name: truncate_outcome_staging
+TRUNCATE pg_temp.pulse_period_outcomes_staging
