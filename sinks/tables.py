@@ -26,3 +26,4 @@ class Table(StrEnum):
     PERIOD_FORECASTS = "pulse_period_forecasts"
     ALERTS = "pulse_alerts"
     DRIFT_SIGNALS = "pulse_drift_signals"
+    TENANTS = "pulse_tenants"
