@@ -61,6 +61,11 @@ class ContractMonitor:
         inbox_limit: int = 50_000,
     ) -> None:
         self.contracts = list(contracts)
+        if isinstance(store, str):  # the signature before the composition root took a DSN
+            raise TypeError(
+                "ContractMonitor takes a MonitorStore (bootstrap.real_adapters builds one), "
+                "not a DSN"
+            )
         self.store = store
         self.gauges = gauges
         self.inbox_limit = inbox_limit

@@ -79,6 +79,7 @@ def prometheus(
         f"  - job_name: pulse\n    static_configs: [{{targets: ['127.0.0.1:{exposition[0]}']}}]\n"
     )
     port = _free_port()
+    log = (root / "log").open("wb")
     proc = subprocess.Popen(
         [
             binary,
@@ -86,7 +87,7 @@ def prometheus(
             f"--storage.tsdb.path={root / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
-        stdout=(root / "log").open("wb"),
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -101,6 +102,7 @@ def prometheus(
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        log.close()
 
 
 def _scraped(url: str) -> bool:

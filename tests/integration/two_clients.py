@@ -29,6 +29,7 @@ from outcome_pulse.processors.contract import Contract, parse_contract
 from outcome_pulse.processors.item_state import ItemState, apply_event, state_row
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
 from outcome_pulse.sinks.event_sink import PostgresSink
+from outcome_pulse.sinks.monitor_store import MonitorStore
 from outcome_pulse.sinks.schema import migrate
 from outcome_pulse.sinks.tenants import add_provider, add_tenant
 from outcome_pulse.streams.contract_files import load_contract
@@ -78,7 +79,7 @@ async def _replay(dsn: str, contracts: list[Contract], events: list[EventEnvelop
             chunk = events[start : start + 5000]
             await sink.write(chunk, _states(chunk) if start == 0 else [])
         await sink.write([], _states(events))
-    monitor = ContractMonitor(contracts, dsn, duty_cycle=1.0)
+    monitor = ContractMonitor(contracts, MonitorStore(dsn, owner="two-clients"), duty_cycle=1.0)
     try:
         report = await monitor.tick()
         assert report.rebuilt and report.outcomes_written > 0
