@@ -34,6 +34,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.kafka.topics import ensure_topics
 from outcome_pulse.streams.live.json_mapping import load_live_mapping
 from outcome_pulse.streams.live.notification_events import NotificationMapper
@@ -141,7 +142,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    base = PulseSettings()
+    base = load_settings()
     suffix = uuid.uuid4().hex[:8]
     settings = base.model_copy(
         update={

@@ -8,10 +8,10 @@ there, cut into running and paused stretches (business time counts only while ru
 delivery after its due date).
 
 These are re-derived from the item histories with the same clock fold
-(``outcome_pulse.processors.clock_measures``) and selectors (``EventSelectorSpec.matches``) the evaluation
-uses; ``check_against`` then insists that they add up to the period outcome's own ``measured``
-and ``good`` counts, and raises ``EvidenceError`` when they do not, so a report can never list
-misses that disagree with the money.
+(``outcome_pulse.processors.clock_measures``) and selectors (``EventSelectorSpec.matches``) the
+evaluation uses; ``check_against`` then insists that they add up to the period outcome's own
+``measured`` and ``good`` counts, and raises ``EvidenceError`` when they do not, so a report can
+never list misses that disagree with the money.
 """
 
 from __future__ import annotations

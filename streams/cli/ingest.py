@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.settings import PulseSettings
 
 ingest_app = typer.Typer(
@@ -46,7 +47,7 @@ def ingest_http(
     from outcome_pulse.streams.live.webhook_app import WebhookReceiver, create_app
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = PulseSettings()
+    settings = load_settings()
     feeds = webhook_feeds(load_feeds_file(_feeds_path(settings, config)), settings.feed_secrets)
     if not feeds:
         raise ConfigError("the feeds file has no feeds: section, nothing to receive")
@@ -89,7 +90,7 @@ def ingest_poll(
     from outcome_pulse.streams.live.polling import run_polls
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = PulseSettings()
+    settings = load_settings()
     polls = load_feeds_file(_feeds_path(settings, config)).polls
     if name:
         unknown = sorted(set(name) - set(polls))

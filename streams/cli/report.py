@@ -73,7 +73,7 @@ def _from_file(terms, path: Path, mapping: str, period: str) -> EvidenceInput:  
 
 
 def _from_database(terms, period: str) -> EvidenceInput:  # type: ignore[no-untyped-def]
+    from outcome_pulse.streams.bootstrap import load_settings
     from outcome_pulse.streams.report.db_source import evidence_from_database
-    from outcome_pulse.streams.settings import PulseSettings
 
-    return evidence_from_database(PulseSettings(), terms, period)
+    return evidence_from_database(load_settings(), terms, period)

@@ -16,16 +16,14 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def _folders(package_dir: dict[str, str]) -> set[str]:
-    """Every package the mapped folders hold: folders with Python or data files in them."""
+    """Every package the mapped folders hold: each folder under them."""
     found = set()
     for package, folder in package_dir.items():
         root = REPO / folder
         for path in [root, *root.rglob("*")]:
             if not path.is_dir() or path.name == "__pycache__":
                 continue
-            if any(f.is_file() for f in path.iterdir()):
-                relative = path.relative_to(root).parts
-                found.add(".".join([package, *relative]))
+            found.add(".".join([package, *path.relative_to(root).parts]))
     return found
 
 
@@ -41,8 +39,10 @@ def _under_recursive_data(package: str, data: dict[str, list[str]]) -> bool:
 def test_the_package_list_holds_every_folder_of_the_mapped_packages() -> None:
     config = PYPROJECT["tool"]["setuptools"]
     data = config["package-data"]
-    folders = {f for f in _folders(config["package-dir"]) if not _under_recursive_data(f, data)}
-    assert set(config["packages"]) == folders
+    folders = _folders(config["package-dir"])
+    required = {f for f in folders if not _under_recursive_data(f, data)}
+    assert required - set(config["packages"]) == set(), "folders missing from the package list"
+    assert set(config["packages"]) - folders == set(), "listed packages without a folder"
 
 
 def test_each_data_folder_ships_its_files() -> None:
@@ -51,6 +51,7 @@ def test_each_data_folder_ships_its_files() -> None:
     assert data["outcome_pulse.sinks.sql.dml"] == ["*.sql"]
     assert data["outcome_pulse.streams.file_import.mappings"] == ["*.yaml"]
     assert data["outcome_pulse.contracts"] == ["*.yaml"]
+    assert data["outcome_pulse.contracts.scenarios"] == ["*.yaml"]
 
 
 def test_the_license_is_an_spdx_string_and_kafka_python_only_a_bench_extra() -> None:
