@@ -18,6 +18,7 @@ from outcome_pulse.processors.measurements import PeriodOutcome
 from outcome_pulse.processors.periods import period_label
 from outcome_pulse.processors.quantities import format_share
 from outcome_pulse.processors.vocabulary import OutcomeStatus
+from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.cli.contract import load_or_exit
 from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.drivers.backtest import (
@@ -28,7 +29,6 @@ from outcome_pulse.streams.drivers.backtest import (
 )
 from outcome_pulse.streams.file_import.mapping import RecordMapping, load_mapping
 from outcome_pulse.streams.file_import.rejections import parse_max_share, top_reasons
-from outcome_pulse.streams.settings import PulseSettings
 
 _out = output_console()
 _err = output_console(stderr=True)
@@ -91,7 +91,7 @@ def backtest(
 def max_share_or_exit(text: str | None) -> float:
     """The dead-letter threshold: ``text`` if given, else the setting."""
     if text is None:
-        return PulseSettings().max_dead_letter_share
+        return load_settings().max_dead_letter_share
     try:
         return parse_max_share(text)
     except ValueError as exc:
