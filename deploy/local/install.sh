@@ -2,7 +2,8 @@
 # Installs what the local stack needs and nothing that is already there:
 #   Debian packages  postgresql-15, postgresql-client-15, kcat, prometheus (promtool),
 #                    prometheus-alertmanager (amtool), chromium (evidence reports: PDF and
-#                    screenshot tests), a Java runtime and Maven when missing;
+#                    screenshot tests), docker-compose (validates deploy/compose), a Java
+#                    runtime and Maven when missing;
 #   Kafka jars       org.apache.kafka:kafka_2.13:$PULSE_KAFKA_VERSION and its runtime closure,
 #                    copied from Maven Central into $PULSE_CACHE_DIR (outside the repository).
 # Prints one line per thing it installs; apt and mvn output goes to $PULSE_CACHE_DIR/install.log.
@@ -16,7 +17,8 @@ trap 'on_unexpected_error $? $LINENO "$BASH_COMMAND"' ERR
 INSTALL_LOG="$PULSE_CACHE_DIR/install.log"
 # Packages the local stack and the checks use; Java and Maven are added only when their
 # commands are missing, so an existing JDK of another vendor or version is kept.
-DEBIAN_PACKAGES=(postgresql-15 postgresql-client-15 kcat prometheus prometheus-alertmanager chromium)
+DEBIAN_PACKAGES=(postgresql-15 postgresql-client-15 kcat prometheus prometheus-alertmanager chromium
+  docker-compose)
 TEMP_POLICY_RC=""
 
 # The status field of `dpkg -s`; a removed package whose config files remain is not installed.
