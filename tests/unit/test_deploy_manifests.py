@@ -67,9 +67,7 @@ def test_compose_refuses_to_start_without_the_database_password() -> None:
 
 def test_kubernetes_manifests_validate_against_the_shipped_schemas() -> None:
     assert KUBERNETES, "deploy/kubernetes has no manifests"
-    done = _run(
-        _tool("kubernetes-validate"), "--strict", "-k", K8S_VERSION, *map(str, KUBERNETES)
-    )
+    done = _run(_tool("kubernetes-validate"), "--strict", "-k", K8S_VERSION, *map(str, KUBERNETES))
     assert done.returncode == 0, done.stdout + done.stderr
     kinds = {(d["kind"], d["metadata"]["name"]) for d in _k8s_documents()}
     for wanted in [("StatefulSet", "kafka"), ("StatefulSet", "db"), ("Deployment", "worker")]:
