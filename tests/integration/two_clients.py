@@ -79,7 +79,7 @@ async def _replay(dsn: str, contracts: list[Contract], events: list[EventEnvelop
             chunk = events[start : start + 5000]
             await sink.write(chunk, _states(chunk) if start == 0 else [])
         await sink.write([], _states(events))
-    monitor = ContractMonitor(contracts, MonitorStore(dsn, owner="two-clients"), duty_cycle=1.0)
+    monitor = ContractMonitor(contracts, MonitorStore(dsn, owner="two-clients"))
     try:
         report = await monitor.tick()
         assert report.rebuilt and report.outcomes_written > 0
