@@ -16,7 +16,9 @@ For each size and engine, a child process (so memory is its own) loads the log's
 (mapped once by the parent, pickled), synthesises the history, evaluates all events but the last
 6,000 (in time order) as a monitor does when it starts (``start``: the rebuild), then applies
 those in three rounds of 2,000 (``round``: the median); it reports the peak RSS, and (new
-engine) the RSS held after compacting the items done with. Another child runs the backtest of
+engine) the RSS held after compacting the items done with, and the size of the engine checkpoint
+with the time to write it and to start from it (load it; the monitor then applies only the events
+since it). Another child runs the backtest of
 the whole history and reports its peak RSS (``input``: the RSS with only the events loaded).
 Times are CPU seconds of the child (``time.process_time``), so that other processes on a shared
 machine weigh less on them. Ratios are against ``1x`` of the same engine, and new/reference at
@@ -46,10 +48,13 @@ from pathlib import Path
 
 import psycopg
 
+from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.engine import ContractEngine
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.drivers.backtest_spool import EventSpool, PointSpool
+from outcome_pulse.streams.drivers.engine_checkpoint import fingerprint, freeze, thaw
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
@@ -153,29 +158,65 @@ def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, f
         rounds.append(time.process_time() - started)
     round_time = sorted(rounds)[1]
     peak = _peak_rss_mb()
-    held = 0.0
+    held = checkpoint_mb = checkpoint_write = checkpoint_load = 0.0
     if isinstance(evaluation, ContractEngine):
         del head, tails
         evaluation.compact()
         gc.collect()
         held = _rss_mb()
+        # The start from a checkpoint (streams/drivers/engine_checkpoint.py), as the monitor
+        # writes it at a round's commit under the shard's claim, and its next owner loads it.
+        started = time.process_time()
+        state = freeze(evaluation)
+        checkpoint_write = time.process_time() - started
+        checkpoint_mb = len(state) / 2**20
+        started = time.process_time()
+        loaded = thaw(contract, (fingerprint(contract), state))
+        checkpoint_load = time.process_time() - started
+        assert loaded.evaluation is not None
     return {
         "start_s": start,
         "round_s": round_time,
         "monitor_rss_mb": peak,
         "compacted_rss_mb": held,
+        "checkpoint_mb": checkpoint_mb,
+        "checkpoint_write_s": checkpoint_write,
+        "checkpoint_load_s": checkpoint_load,
     }
 
 
-def child_backtest(log: str, size: str, engine: str, events: Path) -> dict[str, float]:
+def child_spool(log: str, size: str, events: Path, spool: Path) -> dict[str, float]:
+    """Write the synthesised history to an event spool (for ``child_backtest``'s spooled run)."""
+    history = synthesise(load_events(events), size)
+    EventSpool(spool).extend(history)
+    return {"events": len(history)}
+
+
+def child_backtest(
+    log: str,
+    size: str,
+    engine: str,
+    events: Path,
+    keep_all: bool = False,
+    spool: Path | None = None,
+) -> dict[str, float]:
     contract = load_contract(CONTRACTS / LOGS[log][1])
+    if spool is not None:  # the spooled backtest: input and points on disk, as pulse backtest
+        return _spooled_backtest(contract, spool)
     history = synthesise(load_events(events), size)
     gc.collect()
     base = _rss_mb()
     _reset_peak()
     started = time.process_time()
+    fed: list[float] = []
     if engine == "new":
-        result = backtest_events(contract, history)
+        # keep_all: the backtest before it compacted as it goes (every event held to the end).
+        result = backtest_events(
+            contract,
+            history,
+            compact_every=None if keep_all else 50_000,
+            on_progress=lambda n: fed.append(_rss_mb()) if n == len(history) else None,
+        )
         points = len(result.evaluation.points)
     else:  # the backtest as it was: observe in batches, one full evaluation at the end
         from outcome_pulse.processors.reference_evaluation import ContractEvaluation
@@ -189,18 +230,82 @@ def child_backtest(log: str, size: str, engine: str, events: Path) -> dict[str, 
         "backtest_s": time.process_time() - started,
         "backtest_rss_mb": _peak_rss_mb(),
         "input_rss_mb": base,
+        "fed_rss_mb": fed[0] if fed else 0.0,
         "points": points,
     }
 
 
-def run_child(kind: str, log: str, size: str, engine: str, events: Path) -> dict[str, float]:
+def _spooled_backtest(contract: Contract, spool: Path) -> dict[str, float]:
+    events = EventSpool.reopen(spool)
+    gc.collect()
+    base = _rss_mb()
+    _reset_peak()
+    started = time.process_time()
+    points = PointSpool(spool.with_name(spool.stem + "-points.sqlite"))
+    result = backtest_events(contract, events, points=points)
+    return {
+        "events": len(events),
+        "backtest_s": time.process_time() - started,
+        "backtest_rss_mb": _peak_rss_mb(),
+        "input_rss_mb": base,
+        "points": result.point_count(),
+    }
+
+
+def run_child(
+    kind: str,
+    log: str,
+    size: str,
+    engine: str,
+    events: Path,
+    keep_all: bool = False,
+    spool: Path | None = None,
+) -> dict[str, float]:
     command = [sys.executable, "-m", "bench.engine_scaling", "--child", kind]
     command += ["--log", log, "--size", size, "--engine", engine, "--events", str(events)]
+    command += ["--keep-all"] if keep_all else []
+    command += [] if spool is None else ["--spool", str(spool)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child {kind} {size} {engine} failed:\n{done.stderr[-3000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def backtest_figures(log: str, events: Path, scratch: Path, *, keep_all: bool) -> None:
+    """The backtest's peak RSS at 1x and 10x longer: in memory (input and points held, as
+    ``backtest_events`` over a list) and spooled (input and points on disk, as ``pulse
+    backtest`` runs it); ``fed``: the RSS once every event is in, before the points are built."""
+    rows: dict[str, dict[str, float]] = {}
+    for size in SIZES[:2]:
+        row = run_child("backtest", log, size, "new", events)
+        spool = scratch / f"spool-{size.replace(' ', '-')}.sqlite"
+        run_child("spool", log, size, "new", events, spool=spool)
+        spooled = run_child("backtest", log, size, "new", events, spool=spool)
+        row |= {f"spooled_{k}": v for k, v in spooled.items()}
+        if keep_all:
+            row["kept_rss_mb"] = run_child("backtest", log, size, "new", events, True)[
+                "backtest_rss_mb"
+            ]
+        rows[size] = row
+        print(
+            f"{log} {size:>10}: {int(row['events']):>8,} events, {int(row['points']):,} points  "
+            f"in memory: {row['backtest_s']:6.1f} s, RSS peak {row['backtest_rss_mb']:5.0f} MB "
+            f"(input {row['input_rss_mb']:.0f} MB, all fed {row['fed_rss_mb']:.0f} MB)"
+            + (f" (keeping every event {row['kept_rss_mb']:.0f} MB)" if keep_all else "")
+            + f"  spooled: {row['spooled_backtest_s']:6.1f} s, RSS peak "
+            f"{row['spooled_backtest_rss_mb']:5.0f} MB (at start {row['spooled_input_rss_mb']:.0f}"
+            f" MB)",
+            flush=True,
+        )
+        if row["spooled_points"] != row["points"]:
+            raise SystemExit(f"{size}: the spooled backtest has {row['spooled_points']} points")
+    one, ten = rows["1x"], rows["10x longer"]
+    print(
+        f"\n10x longer / 1x backtest RSS peak: in memory "
+        f"{ten['backtest_rss_mb'] / one['backtest_rss_mb']:.2f}, spooled "
+        f"{ten['spooled_backtest_rss_mb'] / one['spooled_backtest_rss_mb']:.2f} (goal 1.3)"
+    )
 
 
 # -- the replay ------------------------------------------------------------------------------------
@@ -255,14 +360,35 @@ def main() -> None:
     parser.add_argument("--log", choices=sorted(LOGS), default="bpic2013")
     parser.add_argument("--no-reference", action="store_true", help="only the new engine")
     parser.add_argument("--replay", action="store_true", help="also the BPIC replay (stack)")
-    parser.add_argument("--child", choices=("monitor", "backtest"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("monitor", "backtest", "spool"), help=argparse.SUPPRESS)
     parser.add_argument("--size", choices=SIZES, default="1x", help=argparse.SUPPRESS)
+    parser.add_argument("--spool", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--backtest-only",
+        action="store_true",
+        help="only the backtest children (held in memory, and spooled to disk as pulse "
+        "backtest runs it), at 1x and 10x longer",
+    )
     parser.add_argument("--engine", choices=("new", "reference"), help=argparse.SUPPRESS)
     parser.add_argument("--events", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--backtest-keep-all",
+        action="store_true",
+        help="also the backtest that keeps every event to the end (no compaction), as before",
+    )
+    parser.add_argument("--keep-all", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        fn = child_monitor if args.child == "monitor" else child_backtest
-        print(json.dumps(fn(args.log, args.size, args.engine, args.events)))
+    if args.child == "monitor":
+        print(json.dumps(child_monitor(args.log, args.size, args.engine, args.events)))
+        return
+    if args.child == "backtest":
+        row = child_backtest(
+            args.log, args.size, args.engine, args.events, args.keep_all, args.spool
+        )
+        print(json.dumps(row))
+        return
+    if args.child == "spool":
+        print(json.dumps(child_spool(args.log, args.size, args.events, args.spool)))
         return
     engines = ("new",) if args.no_reference else ("new", "reference")
     figures: dict[tuple[str, str], dict[str, float]] = {}
@@ -270,10 +396,16 @@ def main() -> None:
         events = Path(scratch) / "events.pickle"
         with events.open("wb") as handle:
             pickle.dump(real_events(args.log), handle)
+        if args.backtest_only:
+            backtest_figures(args.log, events, Path(scratch), keep_all=args.backtest_keep_all)
+            return
         for size in SIZES:
             for engine in engines:
                 row = run_child("monitor", args.log, size, engine, events)
                 row |= run_child("backtest", args.log, size, engine, events)
+                if engine == "new" and args.backtest_keep_all:
+                    kept = run_child("backtest", args.log, size, engine, events, keep_all=True)
+                    row["kept_rss_mb"] = kept["backtest_rss_mb"]
                 figures[(size, engine)] = row
                 print(
                     f"{args.log} {size:>10} {engine:>9}: {int(row['events']):>8,} events  "
@@ -285,7 +417,19 @@ def main() -> None:
                         else ""
                     )
                     + f"  backtest {row['backtest_s']:6.1f} s RSS {row['backtest_rss_mb']:5.0f} MB"
-                    f" (input {row['input_rss_mb']:.0f} MB)",
+                    f" (input {row['input_rss_mb']:.0f} MB)"
+                    + (
+                        f" (keeping every event: {row['kept_rss_mb']:.0f} MB)"
+                        if "kept_rss_mb" in row
+                        else ""
+                    )
+                    + (
+                        f"  checkpoint {row['checkpoint_mb']:.1f} MB: written in "
+                        f"{row['checkpoint_write_s']:.2f} s, start from it "
+                        f"{row['checkpoint_load_s']:.2f} s"
+                        if row["checkpoint_mb"]
+                        else ""
+                    ),
                     flush=True,
                 )
     print()
@@ -297,6 +441,12 @@ def main() -> None:
                 f"{engine:>9} {size} / 1x: round {row['round_s'] / one['round_s']:5.2f}  "
                 f"start {row['start_s'] / one['start_s']:5.2f}  "
                 f"backtest RSS {row['backtest_rss_mb'] / one['backtest_rss_mb']:5.2f}"
+                + (
+                    f"  start from checkpoint "
+                    f"{row['checkpoint_load_s'] / one['checkpoint_load_s']:5.2f}"
+                    if one["checkpoint_load_s"]
+                    else ""
+                )
             )
     if not args.no_reference:
         for size in SIZES:

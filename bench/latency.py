@@ -7,8 +7,8 @@ produce -> consumed by a bare aiokafka consumer on the same broker at the same l
 For each rate (default 200 and 1,000 events/s, ``--seconds`` 20 each), in one process:
 
 * pipeline: a warmed-up `pulse worker` (isolated topics and database, its default batching:
-  ``PULSE_SINK_BATCH_SIZE`` 2,000 events or ``PULSE_SINK_BATCH_SECONDS`` 0.5 s, whichever comes
-  first) consumes the events topic. A pacer sends event i at start + i/rate (ticket state
+  what one fetch returns, at most ``PULSE_SINK_BATCH_SIZE`` 2,000 events, nothing waits for a
+  batch to fill) consumes the events topic. A pacer sends event i at start + i/rate (ticket state
   changes over 1,000 items, event times 1 ms apart) and notes the time just before ``send``.
   A poller, on its own connection, every ``--poll-ms`` (20 ms) reads the ids of the rows whose
   event time lies between the oldest event not yet seen and the newest sent (a primary-key range
@@ -51,6 +51,7 @@ from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
 from outcome_pulse.streams.bootstrap import load_settings
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import build_envelope, encode_event
+from outcome_pulse.streams.wire.item_key import event_key
 from tests.support.sandbox import isolated_pipeline
 
 # The month the warm-up event opened; each run has its own day in it (at most 20 s of events).
@@ -95,7 +96,7 @@ def payloads(tag: str, count: int, day: int) -> list[tuple[str, datetime, bytes,
             sequence=i,
             state=f"step {i}",
         )
-        out.append((envelope.id, envelope.time, item.encode(), encode_event(envelope)))
+        out.append((envelope.id, envelope.time, event_key(envelope), encode_event(envelope)))
     return out
 
 
@@ -286,7 +287,7 @@ def main() -> None:
         warm = warm_up(pipe)
         print(
             f"worker warm-up {warm:.1f} s (not counted); {args.partitions} partitions; sink "
-            f"batches of {s.sink_batch_size:,} events or {s.sink_batch_seconds} s; "
+            f"batches of one fetch, at most {s.sink_batch_size:,} events; "
             f"database polled every {args.poll_ms:.0f} ms"
         )
         for day, rate in enumerate(float(r) for r in args.rates.split(",")):

@@ -12,7 +12,7 @@ item id -> ``ItemState``), for open items:
    (pydantic shares repeated short strings between events; so does the worker);
 2. synthesised items, copies of those until there are ``--items`` (default 1,000,000): each copy
    has new objects for everything an item owns (item id, event ids, stamps with their ints,
-   registers, the ``applied`` set, attribute dicts), shared inside the item as ``apply_event``
+   registers, the ``applied`` ids, attribute dicts), shared inside the item as ``apply_event``
    shares them, and repeated value strings shared. The copies' bytes/item is printed beside
    the real items': a synthesis that dropped something would show there. Expect the copies a
    little lower: the real figure carries fixed costs (pydantic's and our caches) spread over
@@ -53,6 +53,7 @@ from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import EventDecoder, encode_event
+from outcome_pulse.streams.wire.item_key import event_key
 
 BPIC = "bpic2013_volvo_incidents.csv.gz"
 _ENDING = frozenset({Lifecycle.RESOLVED, Lifecycle.CLOSED})
@@ -91,7 +92,7 @@ def fold(raw_events: Iterable[bytes]) -> Table:
     table: Table = {}
     for raw in raw_events:
         envelope = decoder.decode(raw)
-        key = envelope.subject.encode()
+        key = event_key(envelope)
         table[key] = apply_event(table.get(key), envelope.to_item_event(), envelope.sequence)
     return table
 
@@ -136,8 +137,17 @@ def recipe(state: ItemState) -> Recipe:
     )
 
 
-def clone(r: Recipe, n: int) -> ItemState:
-    """Item ``n``: the template's graph rebuilt with new objects and new ids of the same length."""
+def sorted_ids(ids: Iterable[str]) -> Any:
+    """The worker's applied-id record (``ItemState.applied``)."""
+    return tuple(sorted(ids))
+
+
+def clone(r: Recipe, n: int, applied: Callable[[Iterable[str]], Any] = sorted_ids) -> ItemState:
+    """Item ``n``: the template's graph rebuilt with new objects and new ids of the same length.
+
+    ``applied`` builds the applied-id record (``bench.item_memory`` also measures the frozenset
+    the worker kept before).
+    """
     prefix = f"{n:08x}"
     ids = {old: prefix + old[8:] for old in r.template.applied}
     # + 0 makes a new int object, as each decoded event has its own
@@ -154,17 +164,19 @@ def clone(r: Recipe, n: int) -> ItemState:
         item_id=prefix + item_id[8:] if len(item_id) > 8 else prefix,
         kind=r.template.kind,
         source=r.template.source,
-        applied=frozenset(ids.values()),
+        applied=applied(ids.values()),
         **values,
     )
 
 
-def synthesise(recipes: list[Recipe], count: int) -> Table:
+def synthesise(
+    recipes: list[Recipe], count: int, applied: Callable[[Iterable[str]], Any] = sorted_ids
+) -> Table:
     table: Table = {}
     gc.disable()  # nothing here is garbage; full collections over millions of objects are slow
     try:
         for n in range(count):
-            state = clone(recipes[n % len(recipes)], n)
+            state = clone(recipes[n % len(recipes)], n, applied)
             table[state.item_id.encode()] = state
     finally:
         gc.enable()

@@ -54,13 +54,13 @@ class Sink(Protocol):
 def batches(settings: PulseSettings, events: int, size: int) -> list[Batch]:
     """The worker's batches: events in order, and the latest state of each item touched."""
     mapped = map_file(settings.data_dir / BPIC, load_mapping("bpic2013"), limit=events)
-    table: dict[str, ItemState] = {}
+    table: dict[tuple[str, str], ItemState] = {}
     out: list[Batch] = []
     for start in range(0, len(mapped.events), size):
         chunk = mapped.events[start : start + size]
-        touched: dict[str, ItemState] = {}
+        touched: dict[tuple[str, str], ItemState] = {}
         for envelope in chunk:
-            item = envelope.subject
+            item = (envelope.source, envelope.subject)
             state = apply_event(table.get(item), envelope.to_item_event(), envelope.sequence)
             table[item] = touched[item] = state
         out.append((chunk, [state_row(s) for s in touched.values()]))

@@ -40,6 +40,7 @@ from outcome_pulse.streams.live.json_mapping import load_live_mapping
 from outcome_pulse.streams.live.notification_events import NotificationMapper
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import encode_event
+from outcome_pulse.streams.wire.item_key import event_key
 from tests.support.live_payloads import histories, servicenow_record
 from tests.support.live_receiver import running_receiver
 
@@ -155,9 +156,7 @@ def main() -> None:
     records = notifications(args.requests)
     bodies = [json.dumps(r).encode() for r in records]
     mapper = NotificationMapper(load_live_mapping("servicenow", source="bench"))
-    batches = [
-        [(e.subject.encode(), encode_event(e)) for e in mapper.events(r).events] for r in records
-    ]
+    batches = [[(event_key(e), encode_event(e)) for e in mapper.events(r).events] for r in records]
     total_events = sum(len(b) for b in batches)
     feeds = {
         "bench": {

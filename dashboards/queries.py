@@ -160,7 +160,7 @@ SELECT k.item_id AS item,
        k.breached
 FROM pulse_open_item_clocks k
 JOIN pulse_contracts c ON c.contract = k.contract
-LEFT JOIN pulse_item_states s ON s.item_id = k.item_id
+LEFT JOIN pulse_item_states s ON s.source = k.source AND s.item_id = k.item_id
 WHERE c.client IN ($client) AND k.service IN ($service) AND k.kpi IN ($kpi)
   AND (k.at_risk OR k.breached)
 ORDER BY k.breach_at ASC NULLS LAST, k.item_id

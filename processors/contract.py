@@ -7,7 +7,8 @@ the monthly charge at risk, its allocation across KPIs, the credit formula, caps
 gain-share. ``parse_contract`` validates a parsed YAML document and raises ``ConfigError`` naming
 the origin, the field path (``objectives[0].outcomes[1].kpis[0].targets.P2``) and what was
 expected. Reading the file is the caller's job (``outcome_pulse.streams.contract_files``); this
-module does no I/O.
+module does no I/O. The optional ``alerts:`` section overrides the alert rules' defaults per
+contract and per KPI (``outcome_pulse.processors.alerting.rules``).
 
 KPI kinds, and how each maps to OpenSLO (``outcome_pulse.processors.openslo`` exports them):
 
@@ -26,6 +27,9 @@ KPI kinds, and how each maps to OpenSLO (``outcome_pulse.processors.openslo`` ex
 * ``trend``: the volume of selected events in the period against a baseline period (previous
   period or the same period a year earlier). Measure: the relative change (``-20%``). OpenSLO has
   no equivalent; it is not exported.
+* ``data_quality``: how complete the input is. Measure: the share of the period's events (or of
+  the items opened in it) that carry a field (``priority_present``, ``assignee_present``).
+  OpenSLO: a ratio SLI with Occurrences budgeting.
 
 Periods map to OpenSLO time windows: ``month`` and ``quarter`` are calendar-aligned windows in the
 client's time zone (``1M``/``1Q``, ``isRolling: false``); ``rolling Nd`` is a rolling window.
@@ -54,6 +58,7 @@ from pydantic import (
     model_validator,
 )
 
+from outcome_pulse.processors.alerting.rules import AlertSettings
 from outcome_pulse.processors.calendar import (
     ALWAYS,
     BusinessCalendar,
@@ -558,11 +563,34 @@ class TrendKpi(KpiBase):
         return False
 
 
-Kpi = Annotated[
-    TimeToTargetKpi | RatioKpi | ThresholdKpi | TrendKpi,
-    Field(discriminator="kind"),
-]
-KPI_KINDS = ("time_to_target", "ratio", "threshold", "trend")
+QualityMeasure = Literal["priority_present", "assignee_present"]
+QUALITY_FIELDS: dict[str, str] = {"priority_present": "priority", "assignee_present": "assignee"}
+
+
+class DataQualityKpi(KpiBase):
+    """How complete the input is: the share of the period's events (``of: events``, by event
+    time) or of the items opened in it (``of: items``) that carry ``priority`` or ``assignee``.
+
+    An event carries a field when its ``priority`` (``assignee``) is set; an item carries it
+    when any of its events does. ``at least 98% of incidents carry a priority`` is
+    ``measure: priority_present, of: items, target_level: 98%``. Over items, an item carries the
+    field when one of its events before the end of the month (quarter) it was opened in does,
+    so a period's measure is final once the watermark has passed its end.
+    """
+
+    kind: Literal["data_quality"]
+    measure: QualityMeasure
+    of: Literal["events", "items"] = "events"
+
+    @property
+    def field(self) -> str:
+        """The event field measured: ``priority`` or ``assignee``."""
+        return QUALITY_FIELDS[self.measure]
+
+
+AnyKpi = TimeToTargetKpi | RatioKpi | ThresholdKpi | TrendKpi | DataQualityKpi
+Kpi = Annotated[AnyKpi, Field(discriminator="kind")]
+KPI_KINDS = ("time_to_target", "ratio", "threshold", "trend", "data_quality")
 
 
 class Outcome(_Model):
@@ -693,7 +721,7 @@ class PlacedKpi:
     path: str
     objective: Objective
     outcome: Outcome
-    kpi: TimeToTargetKpi | RatioKpi | ThresholdKpi | TrendKpi
+    kpi: AnyKpi
 
 
 class Contract(_Model):
@@ -707,6 +735,7 @@ class Contract(_Model):
     objectives: list[Objective] = Field(min_length=1)
     commercial: Commercial | None = None
     monitoring: Monitoring = Field(default_factory=Monitoring)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     # -- navigation -----------------------------------------------------------------------------
 
@@ -724,10 +753,10 @@ class Contract(_Model):
         ]
 
     @property
-    def kpis(self) -> list[TimeToTargetKpi | RatioKpi | ThresholdKpi | TrendKpi]:
+    def kpis(self) -> list[AnyKpi]:
         return [placed.kpi for placed in self.placed_kpis()]
 
-    def kpi(self, kpi_id: str) -> TimeToTargetKpi | RatioKpi | ThresholdKpi | TrendKpi:
+    def kpi(self, kpi_id: str) -> AnyKpi:
         for kpi in self.kpis:
             if kpi.id == kpi_id:
                 return kpi
@@ -767,6 +796,7 @@ class Contract(_Model):
             yield from self._kpi_problems(kpi, path)
         if self.commercial is not None:
             yield from self._commercial_problems(self.commercial)
+        yield from self.alerts.problems(seen)
 
     def _kpi_problems(self, kpi: KpiBase, path: str) -> Iterator[str]:
         yield from _level_problems(kpi, path)
@@ -791,6 +821,12 @@ class Contract(_Model):
             yield from _ratio_problems(kpi, path, service)
         if isinstance(kpi, ThresholdKpi):
             yield from self._threshold_problems(kpi, path, service)
+        if isinstance(kpi, DataQualityKpi) and kpi.of == "items" and kpi.period.is_rolling:
+            yield (
+                f"{path}.period: a data_quality KPI over items counts each item in the month or "
+                "quarter it was opened in; expected month or quarter with of: items "
+                f"(got rolling {kpi.period.days}d), or of: events"
+            )
 
     def _clock_problems(self, kpi: TimeToTargetKpi, path: str) -> Iterator[str]:
         names = ", ".join([ALWAYS_NAME, *self.calendars])

@@ -16,6 +16,7 @@ from outcome_pulse.processors.contract import (
     ClockTrigger,
     Commercial,
     Contract,
+    DataQualityKpi,
     EventSelectorSpec,
     FixedCredit,
     KpiBase,
@@ -80,6 +81,8 @@ def _kpi(contract: Contract, kpi: KpiBase) -> list[str]:
         body = _ratio(kpi, items)
     elif isinstance(kpi, ThresholdKpi):
         body = _threshold(kpi, items)
+    elif isinstance(kpi, DataQualityKpi):
+        body = _data_quality(kpi, items)
     else:
         assert isinstance(kpi, TrendKpi)
         body = _trend(kpi, items)
@@ -170,6 +173,22 @@ def _threshold(kpi: ThresholdKpi, items: str) -> list[str]:
     if kpi.priorities:
         lines.append(f"Only {items} of priority {', '.join(kpi.priorities)} count.")
     return lines
+
+
+def _data_quality(kpi: DataQualityKpi, items: str) -> list[str]:
+    field = kpi.field
+    article = "an" if field[:1] in "aeiou" else "a"
+    if kpi.of == "items":
+        return [
+            f"Measures the share of {items} opened in the period that carry {article} {field} "
+            "on one of their events before the period ends.",
+        ]
+    return [
+        f"Measures the share of the period's events about {items} (by event time) that carry "
+        f"{article} {field}.",
+        "Records rejected as dead letters and corrections arriving late are not counted "
+        "(the evidence report lists both).",
+    ]
 
 
 def _trend(kpi: TrendKpi, items: str) -> list[str]:

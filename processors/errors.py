@@ -14,14 +14,18 @@
     ├── EvidenceError               a report's figures would disagree with the evaluation (refused)
     ├── EngineStateError            the contract engine was driven wrongly (e.g. an event for an
     │                               item whose history was compacted, without restoring it)
-    └── SinkError                   the database failed us (sinks/errors.py); as such: the schema
-        │                           is not migrated, a table is missing, a writer was misused
-        ├── SinkUnavailable         it cannot be reached or used now (down, restarting, out of
-        │                           connections, wrong credentials, retry deadline passed);
-        │                           retrying later may succeed, the data is not at fault
-        └── SinkRejected            it refused this data (a value or constraint, SQLSTATE class
-                                    22 or 23, or a row that cannot be encoded): the same write
-                                    fails every time; dead-letter the record or fail
+    ├── SinkError                   the database failed us (sinks/errors.py); as such: the schema
+    │   │                           is not migrated, a table is missing, a writer was misused
+    │   ├── SinkUnavailable         it cannot be reached or used now (down, restarting, out of
+    │   │                           connections, wrong credentials, retry deadline passed);
+    │   │                           retrying later may succeed, the data is not at fault
+    │   ├── ShardFenced             a tick of an evaluation shard that another worker claimed
+    │   │                           since: refused, nothing written (sinks/shard_fence.py)
+    │   └── SinkRejected            it refused this data (a value or constraint, SQLSTATE class
+    │                               22 or 23, or a row that cannot be encoded): the same write
+    │                               fails every time; dead-letter the record or fail
+    └── AlertDeliveryError          Alertmanager is unreachable or refused alerts (from httpx;
+                                    sinks/errors.py)
 
 The domain errors (``ConfigError``, ``InvalidRecord``, ``SuspiciousInput``, ``EvidenceError``)
 live here, in the pure core. The adapter errors live beside the adapters that raise them and

@@ -7,11 +7,16 @@ so a replay after a crash, a duplicate or a late event leaves the same state:
   then the producer's sequence number, then the event id as a final tie-break);
 * ``opened_at`` is the earliest stamp seen, the ``last_*`` markers are the latest;
 * the only counter, ``event_count``, counts distinct event ids (``applied``).
+
+``applied`` is the sorted tuple of the ids folded in: exact (a duplicate is found by bisection,
+however old), and about a tenth of the memory of the frozenset it replaced for a handful of ids
+(88 bytes for six, against 728): the ids themselves are mostly shared with the stamps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from bisect import bisect_left
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -100,7 +105,7 @@ class ItemState:
     last_reactivated: Stamp | None = None
     last_resolved: Stamp | None = None
     last_closed: Stamp | None = None
-    applied: frozenset[str] = field(default_factory=frozenset)
+    applied: tuple[str, ...] = ()  # sorted, distinct (see module doc)
 
     # -- derived view -------------------------------------------------------------------------
     @property
@@ -149,6 +154,14 @@ class ItemState:
         return None if register is None else register.value
 
 
+def with_id(applied: tuple[str, ...], event_id: str) -> tuple[str, ...] | None:
+    """``applied`` with ``event_id`` inserted in order, or None if it is there already."""
+    at = bisect_left(applied, event_id)
+    if at < len(applied) and applied[at] == event_id:
+        return None
+    return (*applied[:at], event_id, *applied[at:])
+
+
 def apply_event(state: ItemState | None, event: ItemEvent, sequence: int = 0) -> ItemState:
     """Fold one event into the item's state. Commutative and idempotent (see module doc)."""
     stamp = stamp_of(event, sequence)
@@ -160,13 +173,14 @@ def apply_event(state: ItemState | None, event: ItemEvent, sequence: int = 0) ->
             first_seen=stamp,
             last_seen=stamp,
         )
-    elif event.event_id in state.applied:
+    applied = with_id(state.applied, event.event_id)
+    if applied is None:
         return state
     lc = event.lifecycle
     changes: dict[str, Any] = {
         "first_seen": min(state.first_seen, stamp),
         "last_seen": max(state.last_seen, stamp),
-        "applied": state.applied | {event.event_id},
+        "applied": applied,
     }
     if lc in (Lifecycle.CREATED, Lifecycle.PLACED):
         changes["created"] = stamp if state.created is None else min(state.created, stamp)
@@ -219,7 +233,7 @@ def state_to_dict(state: ItemState) -> dict[str, Any]:
         "source": state.source,
         "first_seen": list(state.first_seen),
         "last_seen": list(state.last_seen),
-        "applied": sorted(state.applied),
+        "applied": list(state.applied),
     }
     for name in _MARKERS:
         marker = getattr(state, name)
@@ -236,7 +250,7 @@ def state_from_dict(raw: dict[str, Any]) -> ItemState:
         source=raw["source"],
         first_seen=_stamp_in(raw["first_seen"]),
         last_seen=_stamp_in(raw["last_seen"]),
-        applied=frozenset(raw["applied"]),
+        applied=tuple(sorted(set(raw["applied"]))),
         created=_opt_stamp_in(raw.get("created")),
         last_reactivated=_opt_stamp_in(raw.get("last_reactivated")),
         last_resolved=_opt_stamp_in(raw.get("last_resolved")),

@@ -131,11 +131,14 @@ def diff(before: Mapping[K, R], after: Mapping[K, R]) -> Delta[K, R]:
 class OpenClock:
     """An open item's SLA clock for one time-to-target KPI, read at ``as_of`` (the latest event
     time): how much of its target it has used, whether it is at risk or breached, and when it
-    will breach if nothing changes (``None`` while paused short of its target)."""
+    will breach if nothing changes (``None`` while paused short of its target).
+    ``breach_probability``: P(it breaches), from the online breach model as known at ``as_of``
+    (``outcome_pulse.processors.forecast``); ``None`` before the model has learned enough."""
 
     contract: str
     kpi: str
     service: str
+    source: str  # the service's source: with item_id, the item (ids are unique per source)
     item_id: str
     priority: str | None
     status: str
@@ -147,6 +150,7 @@ class OpenClock:
     breached: bool
     breach_at: datetime | None
     as_of: datetime
+    breach_probability: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:

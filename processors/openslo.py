@@ -9,6 +9,8 @@ What maps, and how (see also ``outcome_pulse.processors.contract``):
   good = items whose clock stopped within target, total = items whose clock stopped; the clock
   itself (triggers, calendar, targets per priority) has no OpenSLO field and is carried in
   ``metadata.annotations`` under ``outcome-pulse/*``;
+* ``data_quality`` KPIs -> the same ratio SLO: good = events (items) carrying the field,
+  total = events (items opened), the field in the good source's ``carries``;
 * ``threshold`` KPIs -> an ``SLO`` with an inline *threshold* SLI (``thresholdMetric``) and
   ``budgetingMethod: Timeslices``: ``op``/``value`` are the bound, ``timeSliceWindow`` the
   sampling step (one sample per slice, so ``timeSliceTarget: 1``), ``target`` the level;
@@ -27,6 +29,7 @@ from typing import Any
 from outcome_pulse.processors.contract import (
     ALWAYS_NAME,
     Contract,
+    DataQualityKpi,
     EventSelectorSpec,
     KpiBase,
     PeriodSpec,
@@ -66,7 +69,7 @@ def to_openslo(contract: Contract) -> list[dict[str, Any]]:
                 )
             )
     for kpi in contract.kpis:
-        if isinstance(kpi, TimeToTargetKpi | RatioKpi | ThresholdKpi):
+        if isinstance(kpi, TimeToTargetKpi | RatioKpi | ThresholdKpi | DataQualityKpi):
             docs.append(_slo(contract, kpi))
     return docs
 
@@ -80,7 +83,9 @@ def _doc(kind: str, name: str, display: str, spec: dict[str, Any]) -> dict[str, 
     }
 
 
-def _slo(contract: Contract, kpi: TimeToTargetKpi | RatioKpi | ThresholdKpi) -> dict[str, Any]:
+def _slo(
+    contract: Contract, kpi: TimeToTargetKpi | RatioKpi | ThresholdKpi | DataQualityKpi
+) -> dict[str, Any]:
     objective: dict[str, Any] = {"displayName": kpi.name, "target": kpi.target_level}
     if isinstance(kpi, ThresholdKpi):
         indicator = {"thresholdMetric": _source(contract, kpi, "gauge", gauge=kpi.gauge)}
@@ -125,6 +130,10 @@ def _source(contract: Contract, kpi: KpiBase, side: str, **extra: Any) -> dict[s
         spec["events"] = [event.value for event in selector.events]
         if selector.on_time is not None:
             spec["on_time"] = selector.on_time
+    if isinstance(kpi, DataQualityKpi):
+        spec["of"] = kpi.of
+        if side == "good":
+            spec["carries"] = kpi.field
     return {"metricSource": {"type": SOURCE_TYPE, "spec": spec}}
 
 

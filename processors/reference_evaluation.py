@@ -36,6 +36,7 @@ from outcome_pulse.processors.clock_measures import (
 )
 from outcome_pulse.processors.contract import (
     Contract,
+    DataQualityKpi,
     EventSelectorSpec,
     KpiBase,
     RatioKpi,
@@ -44,6 +45,10 @@ from outcome_pulse.processors.contract import (
     TimeToTargetKpi,
     TrendKpi,
 )
+from outcome_pulse.processors.engine.help import INDICATOR_HELP
+from outcome_pulse.processors.forecast.features import LoadReader
+from outcome_pulse.processors.forecast.item_clocks import ServiceLoadIndex
+from outcome_pulse.processors.forecast.open_clocks import OpenClockForecast
 from outcome_pulse.processors.item_history import ItemHistory, Span
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind
 from outcome_pulse.processors.measurements import (
@@ -67,32 +72,6 @@ from outcome_pulse.processors.quantities import parse_duration
 from outcome_pulse.processors.settlement import PeriodMeasure, settle
 
 _MAX_CHANGED_LISTED = 100
-
-INDICATOR_HELP: dict[str, str] = {
-    "open_backlog": "Open items at the sample instant.",
-    "overdue_backlog": "Open items past their due date at the sample instant.",
-    "backlog_age_p50_seconds": "Median age of open items, seconds since opening.",
-    "backlog_age_p90_seconds": "90th-percentile age of open items, seconds since opening.",
-    "arrivals": "Items opened since the previous sample.",
-    "completions": "Items that stopped being open since the previous sample.",
-    "arrival_completion_ratio": "Arrivals per completion since the previous sample "
-    "(arrivals when nothing completed).",
-    "reassignments": "Assignee changes since the previous sample.",
-    "items_at_risk": "Open items past the at-risk share of their target, not yet breached.",
-    "share_past_risk": "Share of measured open items past the at-risk share of their target.",
-    "breached_open": "Open items already past their target.",
-    "breaches_forecast": "Running items whose target will be used up before the current period "
-    "ends if nothing changes (a forecast of misses).",
-    "met_to_date": "Items resolved within target in the current period so far.",
-    "missed_to_date": "Items resolved past target in the current period so far.",
-    "attainment_to_date": "The KPI's measure in the current period so far.",
-    "mttr_seconds": "Mean business time to resolve, seconds, in the current period so far.",
-    "good_to_date": "Good events in the current period so far.",
-    "total_to_date": "Total events in the current period so far.",
-    "gauge_value": "The threshold KPI's gauge at its sample instant.",
-    "within_bound": "1 when the threshold KPI's gauge is within its bound, else 0.",
-    "volume_to_date": "Events counted in the current period so far.",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,12 +200,14 @@ class ContractEvaluation:
         outcomes = diff(before.outcomes, after.outcomes)
         late: tuple[LateEvent, ...] = ()
         if observed.late:
-            changed = [
+            # Sorted, outcomes first, so the list (cut to its first entries) does not depend on the
+            # order the series were first seen in.
+            changed = sorted(
                 f"{o.kpi}@{o.period_start.isoformat()}"
                 for o in outcomes.upserts
                 if (old := before.outcomes.get(o.key)) is not None and old.final
-            ]
-            changed.extend(finals)
+            )
+            changed.extend(sorted(finals))
             late = tuple(
                 LateEvent(
                     self.contract.contract,
@@ -288,6 +269,15 @@ class ContractEvaluation:
 
     # -- output ----------------------------------------------------------------------------------
 
+    def service_items(self) -> dict[str, list[ItemHistory]]:
+        """Each service's item histories (by service id), in item-key order: what the
+        forecasting adapter (``outcome_pulse.processors.forecast.item_clocks``) reads."""
+        return {
+            group.service_id: group.sorted_items()
+            for group in self._services.values()
+            if group.items
+        }
+
     def _compute(self) -> _Snapshot:
         series: dict[SeriesKey, Series] = {}
         measures: list[PeriodMeasure] = []
@@ -302,7 +292,22 @@ class ContractEvaluation:
                 measures.extend(run.measures())
                 clocks.update((clock.key, clock) for clock in run.open_clocks())
         outcomes = {row.key: row for row in settle(self.contract, measures)}
+        clocks = self._with_breach_probabilities(clocks)
         return _Snapshot(series, outcomes, self.watermark, clocks)
+
+    def _with_breach_probabilities(
+        self, clocks: dict[tuple[str, str, str], OpenClock]
+    ) -> dict[tuple[str, str, str], OpenClock]:
+        """The breach model trained from scratch on every settled case (the oracle of the
+        engine's incremental training), with the load read from the item histories."""
+        if not clocks:
+            return clocks
+        items = self.service_items()
+        loads: dict[str, LoadReader] = {sid: ServiceLoadIndex(g) for sid, g in items.items()}
+        held = {(sid, i.item_id): i for sid, group in items.items() for i in group}
+        forecast = OpenClockForecast(self.contract)
+        forecast.update(items, loads, {})
+        return forecast.annotate(clocks, self.max_time, lambda s, i: held.get((s, i)), loads)
 
     def _points(
         self, snapshot: _Snapshot
@@ -452,6 +457,7 @@ class _ServiceRun:
             grid,
             _count_in_slices(grid, step, (t for item in self.items for t in item.reassignments())),
         )
+        yield from self._quality_series()
         if self.group.service.item_kind is ItemKind.ORDER or any(
             item.due_dates.at for item in self.items
         ):
@@ -469,6 +475,50 @@ class _ServiceRun:
                 yield from self._to_date_points(
                     kpi, "volume_to_date", self._selected_times(kpi.count)
                 )
+            elif isinstance(kpi, DataQualityKpi):
+                yield from self._quality_points(kpi)
+
+    def _quality_series(self) -> Iterator[tuple[SeriesKey, Series]]:
+        """Events per slice, and the shares of them carrying no priority / no assignee."""
+        grid, step = self.grid, self.step
+        events = [event for item in self.items for _, event, _ in item.ordered()]
+        received = _count_in_slices(grid, step, (e.time for e in events))
+        yield from self._series(SERVICE_WIDE, "events", grid, received)
+        for name in ("priority", "assignee"):
+            carrying = _count_in_slices(
+                grid, step, (e.time for e in events if getattr(e, name) is not None)
+            )
+            shares = [(n - c) / n if n else None for n, c in zip(received, carrying, strict=True)]
+            yield from self._series(SERVICE_WIDE, f"share_missing_{name}", grid, shares)
+
+    def _quality_times(self, kpi: DataQualityKpi) -> tuple[list[datetime], list[datetime]]:
+        """``(total, good)`` times of a data-quality KPI, sorted."""
+        name = kpi.field
+        if kpi.of == "items":
+            total = sorted(item.opened_at for item in self.items)
+            good: list[datetime] = []
+            for item in self.items:
+                # The first time the item carried the field, counted only within its opening
+                # period (written out here again, independently of the engine's module).
+                ends = calendar_period(item.opened_at, kpi.period.kind, self.zone).end
+                carrying = [e.time for _, e, _ in item.ordered() if getattr(e, name) is not None]
+                if carrying and min(carrying) < ends:
+                    good.append(max(min(carrying), item.opened_at))
+            return total, sorted(good)
+        events = [event for item in self.items for _, event, _ in item.ordered()]
+        total = sorted(e.time for e in events)
+        return total, sorted(e.time for e in events if getattr(e, name) is not None)
+
+    def _quality_points(self, kpi: DataQualityKpi) -> Iterator[tuple[SeriesKey, Series]]:
+        total_times, good_times = self._quality_times(kpi)
+        yield from self._to_date_points(kpi, "good_to_date", good_times)
+        yield from self._to_date_points(kpi, "total_to_date", total_times)
+        shares: list[float | None] = []
+        for g in self.grid:
+            lo, hi = self._to_date_range(kpi, total_times, g)
+            glo, ghi = self._to_date_range(kpi, good_times, g)
+            shares.append((ghi - glo) / (hi - lo) if hi > lo else None)
+        yield from self._series(kpi.id, "attainment_to_date", self.grid, shares)
 
     def _clock_points(self, kpi: TimeToTargetKpi) -> Iterator[tuple[SeriesKey, Series]]:
         grid = self.grid
@@ -684,6 +734,7 @@ class _ServiceRun:
                     contract=self.contract.contract,
                     kpi=kpi.id,
                     service=self.group.service_id,
+                    source=item.source,
                     item_id=item.item_id,
                     priority=None if priority is None else str(priority),
                     status=reading.status.value,
@@ -754,6 +805,8 @@ class _ServiceRun:
                 )
             elif isinstance(kpi, TrendKpi):
                 yield from self._trend_measures(kpi)
+            elif isinstance(kpi, DataQualityKpi):
+                yield from self._share_measures(kpi, *self._quality_times(kpi))
 
     def _share_measures(
         self, kpi: KpiBase, total: list[datetime], good: list[datetime]

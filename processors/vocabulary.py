@@ -9,6 +9,7 @@ names in ``sinks/tables.py``, topic names in ``streams/settings.py`` (defaults) 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -47,10 +48,20 @@ class IndicatorName(StrEnum):
     GAUGE_VALUE = "gauge_value"
     WITHIN_BOUND = "within_bound"
     VOLUME_TO_DATE = "volume_to_date"
+    EVENTS = "events"
+    SHARE_MISSING_PRIORITY = "share_missing_priority"
+    SHARE_MISSING_ASSIGNEE = "share_missing_assignee"
 
 
 # The help text of each indicator lives with the engine that computes it; a unit test holds the
-# two lists equal.
-from outcome_pulse.processors.engine.help import INDICATOR_HELP  # noqa: E402
+# two lists equal. Read on first use (PEP 562): importing the engine here would make every
+# module that imports this leaf (settlement does) import the whole engine first, a cycle.
+def __getattr__(name: str) -> Mapping[str, str]:
+    if name == "INDICATOR_HELP":
+        from outcome_pulse.processors.engine.help import INDICATOR_HELP
 
-__all__ = ["INDICATOR_HELP", "IndicatorName", "OutcomeStatus"]
+        return INDICATOR_HELP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["INDICATOR_HELP", "IndicatorName", "OutcomeStatus"]  # noqa: F822 (PEP 562)

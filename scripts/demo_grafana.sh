@@ -29,8 +29,8 @@ cat <<TEXT
 Point a Grafana 11 at them (no Grafana server is installed here):
   export PULSE_GRAFANA_PG_HOST=127.0.0.1:${PULSE_PG_PORT:-15432} PULSE_GRAFANA_PG_DATABASE=pulse \\
          PULSE_GRAFANA_PG_SSLMODE=disable PULSE_GRAFANA_DASHBOARDS=$out/dashboards \\
-         PULSE_GRAFANA_PROMETHEUS_URL=http://127.0.0.1:9090 \\
-         PULSE_GRAFANA_ALERTMANAGER_URL=http://127.0.0.1:9093 \\
+         PULSE_GRAFANA_PROMETHEUS_URL=http://127.0.0.1:${PULSE_PROMETHEUS_PORT:-19090} \\
+         PULSE_GRAFANA_ALERTMANAGER_URL=http://127.0.0.1:${PULSE_ALERTMANAGER_PORT:-19095} \\
          PULSE_GRAFANA_PASSWORD_PROVIDER=\$(cat $secrets/pulse_grafana.password) \\
          $(.venv/bin/python -c 'import sys; from outcome_pulse.processors.tenancy import client_password_env
 print(client_password_env(sys.argv[1]))' "$client")=\$(cat $secrets/$role.password)

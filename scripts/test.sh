@@ -17,6 +17,8 @@ export PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-39092}"
 export PULSE_KAFKA_CONTROLLER_PORT="${PULSE_KAFKA_CONTROLLER_PORT:-39093}"
 export PULSE_PG_PORT="${PULSE_PG_PORT:-35432}"
 export PULSE_METRICS_PORT="${PULSE_METRICS_PORT:-39464}"
+export PULSE_ALERTMANAGER_PORT="${PULSE_ALERTMANAGER_PORT:-39095}"
+export PULSE_PROMETHEUS_PORT="${PULSE_PROMETHEUS_PORT:-39090}"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -32,7 +34,7 @@ step "static checks: ruff, mypy, import-linter"
 .venv/bin/mypy
 PYTHONPATH=.venv/typecheck .venv/bin/lint-imports
 
-step "test stack on 127.0.0.1 (kafka :$PULSE_KAFKA_PORT, postgres :$PULSE_PG_PORT)"
+step "test stack on 127.0.0.1 (kafka :$PULSE_KAFKA_PORT, postgres :$PULSE_PG_PORT, alertmanager :$PULSE_ALERTMANAGER_PORT, prometheus :$PULSE_PROMETHEUS_PORT)"
 bash deploy/local/stack.sh up
 trap 'step "stopping the test stack"; bash deploy/local/stack.sh down || true' EXIT
 

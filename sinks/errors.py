@@ -15,3 +15,12 @@ class SinkUnavailable(SinkError):
 
 class SinkRejected(SinkError):
     """The database refused this data; the same write fails every time."""
+
+
+class ShardFenced(SinkError):
+    """A tick or claim of an evaluation shard this process does not hold (any longer): another
+    worker claimed it since, so this one's state of the shard is stale and nothing was written."""
+
+
+class AlertDeliveryError(PulseError):
+    """Alertmanager is unreachable or refused the alerts posted to it (from httpx)."""

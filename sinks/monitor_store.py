@@ -12,6 +12,11 @@ The monitor works in ticks; one tick is one transaction on the store's single co
 3. COMMIT on a normal exit of ``tick()``, ROLLBACK when the body raises (the exception is
    re-raised): rows written and inbox rows cleared land together or not at all.
 
+With several workers the ticks are per evaluation shard instead (``shard_tick``, schema v7): the
+shard's fence row in ``pulse_evaluation_shards`` takes the lease's place (locked for the tick,
+``ShardFenced`` when another worker claimed the shard since ``claim_shard``), and the tick reads
+and clears only that shard's rows of the inbox (``sinks/shard_fence.py``).
+
 Large upserts (a takeover may rewrite 300,000 points of a contract) go through a binary COPY into
 a TEMP staging table (created once per connection, emptied at every commit) and one
 ``INSERT ... SELECT ... ON CONFLICT`` (``outcome_pulse.sinks.monitor_statements``).
@@ -34,6 +39,9 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from outcome_pulse.processors.alerting.episodes import AlertEpisode
+from outcome_pulse.processors.forecast.drift import DriftSignal
+from outcome_pulse.processors.forecast.period_forecast import PeriodForecast
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.processors.measurements import (
     Delta,
@@ -42,8 +50,12 @@ from outcome_pulse.processors.measurements import (
     OpenClock,
     PeriodOutcome,
 )
+from outcome_pulse.processors.partition_progress import PartitionProgress
+from outcome_pulse.processors.shards import Claim
+from outcome_pulse.sinks import alert_statements as a_sql
+from outcome_pulse.sinks import forecast_statements as f
 from outcome_pulse.sinks import monitor_statements as m
-from outcome_pulse.sinks import session
+from outcome_pulse.sinks import session, shard_fence
 from outcome_pulse.sinks.contract_registry import REGISTER_CONTRACT, ContractRow
 from outcome_pulse.sinks.errors import SinkError, SinkRejected
 from outcome_pulse.sinks.pgerrors import is_transient, translate
@@ -154,6 +166,50 @@ class MonitorStore:
             finally:
                 tick.closed = True
 
+    # -- evaluation shards (v7; see sinks/shard_fence.py) ----------------------------------------
+
+    async def claim_shard(self, shard: int, known: int | None, count: int) -> Claim:
+        """Claim evaluation ``shard`` (one of ``count``) for this owner, who last held it under
+        generation ``known`` (None: not held); its own short transaction."""
+        async with self._shard_transaction(f"claiming evaluation shard {shard}") as conn:
+            return await shard_fence.claim(conn, shard, self._owner, known, count)
+
+    @contextlib.asynccontextmanager
+    async def shard_tick(self, shard: int, generation: int) -> AsyncIterator[MonitorTick]:
+        """A tick of evaluation ``shard`` under the claim ``generation``: like ``tick()``, with
+        the shard's fence in place of the lease (``ShardFenced`` if another worker claimed the
+        shard since) and the shard's own inbox. ``taken_over`` is always False: a takeover is
+        the claim's to report."""
+        what = f"ticking evaluation shard {shard}"
+        async with self._shard_transaction(what) as conn:
+            tick = MonitorTick(conn, taken_over=False, shard=shard)
+            try:
+                with tick.doing(f"checking the fence of shard {shard} (pulse_evaluation_shards)"):
+                    await shard_fence.check(conn, shard, self._owner, generation)
+                yield tick
+                tick.what = "committing"
+            finally:
+                tick.closed = True
+
+    @contextlib.asynccontextmanager
+    async def _shard_transaction(self, what: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """One transaction on the store's connection, errors handled as in ``tick()``."""
+        async with self._lock:
+            conn = await self._connection()
+            try:
+                async with conn.transaction():
+                    yield conn
+            except psycopg.Error as exc:
+                await self._forget_on(exc)
+                raise translate(exc, what) from exc
+            except SinkError as exc:
+                if isinstance(exc.__cause__, psycopg.Error):
+                    await self._forget_on(exc.__cause__)
+                raise
+            except asyncio.CancelledError:
+                await self._discard()  # cancelled mid-statement: the session state is unknown
+                raise
+
     # -- connection ------------------------------------------------------------------------------
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
@@ -197,10 +253,14 @@ class MonitorStore:
 class MonitorTick:
     """What a tick may read and write; valid only inside ``async with store.tick()``."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any], taken_over: bool) -> None:
+    def __init__(
+        self, conn: psycopg.AsyncConnection[Any], taken_over: bool, shard: int = 0
+    ) -> None:
         self._conn = conn
         self.taken_over = taken_over
         """True when another owner (or nobody) held the lease before this tick."""
+        self.shard = shard
+        """The evaluation shard whose inbox this tick reads (0 under the lease)."""
         self.closed = False
         self.what = "starting"
         self._staged: set[str] = set()
@@ -215,31 +275,94 @@ class MonitorTick:
         return [_item_event(row) for row in rows]
 
     async def item_events(self, items: Sequence[tuple[str, str]]) -> list[tuple[ItemEvent, int]]:
-        """Every stored event of these ``(source, item_id)`` items, by (time, sequence, id)."""
+        """The stored events of these ``(source, item_id)`` items that are not in this shard's
+        inbox (applied before), by (time, sequence, id)."""
         if not items:
             return []
         sources, ids = zip(*items, strict=True)
         with self.doing(f"reading the events of {len(items)} items from pulse_events"):
-            cur = await self._cursor().execute(m.ITEM_EVENTS, [list(sources), list(ids)])
+            cur = await self._cursor().execute(
+                m.ITEM_EVENTS, [list(sources), list(ids), self.shard]
+            )
             rows = await cur.fetchall()
         return [_item_event(row) for row in rows]
 
-    async def inbox(self, limit: int = 50_000) -> InboxBatch:
-        """Up to ``limit`` inbox rows, oldest first, with their events' content."""
+    # -- engine checkpoints (v9), under the shard's claim ----------------------------------------
+
+    async def checkpoints(self, contracts: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """``contract -> (fingerprint, state)`` of this shard's latest generation of engine
+        checkpoints (``pulse_engine_checkpoints``)."""
+        with self.doing("reading pulse_engine_checkpoints"):
+            cur = await self._cursor().execute(m.READ_CHECKPOINTS, [self.shard, list(contracts)])
+            rows = await cur.fetchall()
+        return {contract: (fingerprint, bytes(state)) for contract, fingerprint, state in rows}
+
+    async def applied_events(self, sources: Sequence[str]) -> list[tuple[ItemEvent, int]]:
+        """The stored events of ``sources`` this shard applied since its latest checkpoints
+        (``pulse_monitor_applied``), by (time, sequence, id)."""
+        with self.doing("reading the events applied since the checkpoints"):
+            cur = await self._cursor().execute(m.APPLIED_EVENTS, [self.shard, list(sources)])
+            rows = await cur.fetchall()
+        return [_item_event(row) for row in rows]
+
+    async def recorded_frontiers(self, contracts: Sequence[str]) -> dict[str, datetime | None]:
+        """``contract -> driver frontier`` the latest round recorded (None: the engine went by
+        its latest event; ``pulse_contract_watermarks``)."""
+        with self.doing("reading pulse_contract_watermarks"):
+            cur = await self._cursor().execute(m.RECORDED_FRONTIERS, [list(contracts)])
+            rows = await cur.fetchall()
+        return {contract: frontier for contract, frontier in rows}
+
+    async def write_checkpoints(self, states: Sequence[tuple[str, str, bytes]]) -> int:
+        """New checkpoints ``(contract, fingerprint, state)`` of this shard, one generation
+        holding every event the shard applied so far (its ``pulse_monitor_applied`` rows are
+        emptied); returns the generation."""
+        cur = self._cursor()
+        with self.doing(f"writing {len(states)} engine checkpoint(s) of shard {self.shard}"):
+            row = await (await cur.execute(m.NEXT_CHECKPOINT_GENERATION, [self.shard])).fetchone()
+            if row is None:
+                raise SinkError(
+                    f"pulse_evaluation_shards has no row for shard {self.shard}; the worker's "
+                    "start (prepare_stack, ensure_shards) creates it"
+                )
+            generation = int(row[0])
+            for contract, fingerprint, state in states:
+                await cur.execute(
+                    m.WRITE_CHECKPOINT, [contract, self.shard, generation, fingerprint, state]
+                )
+            await cur.execute(m.CLEAR_APPLIED, [self.shard])
+        return generation
+
+    async def partition_progress(self) -> list[PartitionProgress]:
+        """Each Kafka partition's latest event time stored and how long it has been silent
+        (``pulse_partition_progress``); read it before ``inbox``."""
+        with self.doing("reading pulse_partition_progress"):
+            cur = await self._cursor().execute(m.PARTITION_PROGRESS)
+            rows = await cur.fetchall()
+        return [PartitionProgress(*row) for row in rows]
+
+    async def inbox(self, limit: int = 50_000, *, with_events: bool = True) -> InboxBatch:
+        """Up to ``limit`` inbox rows, oldest first, with their events' content (without:
+        only the keys, for a monitor that evaluates nothing and just clears its inbox)."""
+        if not with_events:
+            with self.doing("reading pulse_monitor_inbox"):
+                cur = await self._cursor().execute(m.READ_INBOX_KEYS, [self.shard, limit])
+                return InboxBatch([], [(row[0], row[1]) for row in await cur.fetchall()])
         with self.doing("reading pulse_monitor_inbox joined with pulse_events"):
-            cur = await self._cursor().execute(m.READ_INBOX, [limit])
+            cur = await self._cursor().execute(m.READ_INBOX, [self.shard, limit])
             rows = await cur.fetchall()
         keys = [(row[0], row[1]) for row in rows]
         events = [_item_event(row[2:]) for row in rows if row[2] is not None]
         return InboxBatch(events, keys)
 
     async def done(self, keys: Sequence[InboxKey]) -> None:
-        """Delete these inbox rows: their events' effects are written in this tick."""
+        """Delete these inbox rows: their events' effects are written in this tick. They move to
+        ``pulse_monitor_applied`` (the events applied since the shard's checkpoints)."""
         if not keys:
             return
         with self.doing(f"deleting {len(keys)} rows from pulse_monitor_inbox"):
             times, ids = zip(*keys, strict=True)
-            await self._cursor().execute(m.DELETE_INBOX, [list(times), list(ids)])
+            await self._cursor().execute(m.DELETE_INBOX, [list(times), list(ids), self.shard])
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -273,6 +396,20 @@ class MonitorTick:
                     ],
                 )
 
+    async def record_watermark(
+        self,
+        contract: str,
+        frontier: datetime,
+        watermark: datetime,
+        driver_frontier: datetime | None = None,
+    ) -> None:
+        """The frontier and watermark the contract's rows are now computed at, and the frontier
+        the partitions last gave its engine (None: none)."""
+        with self.doing(f"recording the watermark of {contract!r} (pulse_contract_watermarks)"):
+            await self._cursor().execute(
+                m.RECORD_WATERMARK, [contract, frontier, watermark, driver_frontier]
+            )
+
     async def register_contracts(self, rows: Sequence[ContractRow]) -> None:
         """Record each contract's client in pulse_contracts (row-level security keys on it)."""
         with self.doing(f"registering {len(rows)} contract(s) in pulse_contracts"):
@@ -288,6 +425,71 @@ class MonitorTick:
                 await cur.executemany(
                     m.INSERT_CLOCK,
                     [tuple(getattr(c, name) for name in m.CLOCK_COLUMNS) for c in clocks],
+                )
+
+    async def write_alerts(
+        self, contract: str, alerts: Delta[tuple[str, str, datetime], AlertEpisode]
+    ) -> None:
+        """Upsert changed alert episodes (``pulse_alerts``) and delete those gone, by key."""
+        _check_contract(contract, (a.contract for a in alerts.upserts), "alert")
+        _check_contract(contract, (key[0] for key in alerts.deletes), "alert key")
+        cur = self._cursor()
+        if alerts.deletes:
+            with self.doing(f"deleting {len(alerts.deletes)} rows of pulse_alerts"):
+                await cur.execute(a_sql.DELETE_ALERTS, _columns(alerts.deletes))
+        if alerts.upserts:
+            with self.doing(f"upserting {len(alerts.upserts)} rows into pulse_alerts"):
+                await cur.executemany(
+                    a_sql.UPSERT_ALERT, [a_sql.alert_row(a) for a in alerts.upserts]
+                )
+
+    async def replace_alerts(self, contract: str, alerts: Sequence[AlertEpisode]) -> None:
+        """Make the contract's alert episodes exactly these (after a rebuild)."""
+        _check_contract(contract, (a.contract for a in alerts), "alert")
+        cur = self._cursor()
+        with self.doing(f"replacing {len(alerts)} rows of pulse_alerts"):
+            await cur.execute(a_sql.DELETE_CONTRACT_ALERTS, [contract])
+            if alerts:
+                await cur.executemany(a_sql.UPSERT_ALERT, [a_sql.alert_row(a) for a in alerts])
+
+    async def replace_forecasts(self, contract: str, forecasts: Sequence[PeriodForecast]) -> None:
+        """Make the contract's running-period forecasts exactly these (one row per KPI)."""
+        await self._replace_rows(
+            contract,
+            forecasts,
+            "pulse_period_forecasts",
+            f.DELETE_FORECASTS,
+            f.INSERT_FORECAST,
+            f.FORECAST_COLUMNS,
+        )
+
+    async def replace_drift_signals(self, contract: str, signals: Sequence[DriftSignal]) -> None:
+        """Make the contract's drift signals exactly these."""
+        await self._replace_rows(
+            contract,
+            signals,
+            "pulse_drift_signals",
+            f.DELETE_DRIFT_SIGNALS,
+            f.INSERT_DRIFT_SIGNAL,
+            f.DRIFT_COLUMNS,
+        )
+
+    async def _replace_rows(
+        self,
+        contract: str,
+        rows: Sequence[PeriodForecast] | Sequence[DriftSignal],
+        table: str,
+        delete: str,
+        insert: str,
+        columns: Sequence[str],
+    ) -> None:
+        _check_contract(contract, (row.contract for row in rows), table)
+        cur = self._cursor()
+        with self.doing(f"replacing {len(rows)} rows of {table}"):
+            await cur.execute(delete, [contract])
+            if rows:
+                await cur.executemany(
+                    insert, [tuple(getattr(row, name) for name in columns) for row in rows]
                 )
 
     async def replace(

@@ -8,7 +8,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from outcome_pulse.processors.alerting.episodes import AlertEpisode
+from outcome_pulse.processors.forecast.drift import DriftSignal
+from outcome_pulse.processors.forecast.period_forecast import PeriodForecast
 from outcome_pulse.processors.measurements import IndicatorPoint, OpenClock, PeriodOutcome
+from outcome_pulse.sinks import alert_statements as a_sql
+from outcome_pulse.sinks import forecast_statements as f
 from outcome_pulse.sinks import monitor_statements as m
 from outcome_pulse.sinks.errors import SinkError
 from outcome_pulse.sinks.pgerrors import translate
@@ -66,6 +71,18 @@ def open_item_clocks(dsn: str, contract: str) -> list[OpenClock]:
     return [OpenClock(*row) for row in rows]
 
 
+def period_forecasts(dsn: str, contract: str) -> list[PeriodForecast]:
+    """The stored running-period forecasts of ``contract`` by (kpi, period_start)."""
+    rows = _monitor_rows(dsn, f.SELECT_FORECASTS, contract, "reading pulse_period_forecasts")
+    return [PeriodForecast(*row) for row in rows]
+
+
+def drift_signals(dsn: str, contract: str) -> list[DriftSignal]:
+    """The stored drift signals of ``contract`` by (detected_at, service, indicator)."""
+    rows = _monitor_rows(dsn, f.SELECT_DRIFT_SIGNALS, contract, "reading pulse_drift_signals")
+    return [DriftSignal(*row) for row in rows]
+
+
 def inbox_size(dsn: str) -> int:
     """Events stored but not yet applied by the contract monitor (rows of pulse_monitor_inbox)."""
     try:
@@ -77,8 +94,8 @@ def inbox_size(dsn: str) -> int:
 
 
 def monitor_progress(dsn: str) -> tuple[datetime, datetime | None, int]:
-    """The database's clock now, when the contract monitor last committed a round (None: never),
-    and how many stored events it has not applied yet."""
+    """The database's clock now, when every evaluation shard had committed a round (None: one
+    never did), and how many stored events the contract monitor has not applied yet."""
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             row = conn.execute(_SQL["monitor_progress"]).fetchone()
@@ -107,3 +124,9 @@ def schema_uses_timescaledb(dsn: str) -> bool:
     if row is None or row[0] is None:
         raise SinkError("the database has no schema yet: run `pulse db migrate`")
     return bool(row[0])
+
+
+def alert_episodes(dsn: str, contract: str) -> list[AlertEpisode]:
+    """The stored alert episodes of ``contract`` (``pulse_alerts``) by (fingerprint, fired_at)."""
+    rows = _monitor_rows(dsn, a_sql.SELECT_ALERTS, contract, "reading pulse_alerts")
+    return [a_sql.episode_of(tuple(row)) for row in rows]

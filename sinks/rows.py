@@ -35,17 +35,18 @@ def unique_events(events: Iterable[StoredEvent]) -> list[StoredEvent]:
 
 
 def latest_states(states: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """One state per ``item_id``: the highest ``event_count``, the later one on a tie.
+    """One state per item, ``(source, item_id)``: the highest ``event_count``, the later one on
+    a tie.
 
-    Sorted by item id, the order the upsert takes its row locks in.
+    Sorted by (source, item id), the order the upsert takes its row locks in.
     """
-    best: dict[str, Mapping[str, Any]] = {}
+    best: dict[tuple[str, str], Mapping[str, Any]] = {}
     for state in states:
-        item_id = state["item_id"]
-        current = best.get(item_id)
+        item = (state["source"], state["item_id"])
+        current = best.get(item)
         if current is None or state["event_count"] >= current["event_count"]:
-            best[item_id] = state
-    return [best[item_id] for item_id in sorted(best)]
+            best[item] = state
+    return [best[item] for item in sorted(best)]
 
 
 def month_of(moment: datetime) -> date:
@@ -103,7 +104,11 @@ def rows_with_nul(events: Sequence[StoredEvent], states: Sequence[Mapping[str, A
     Only called to explain a rejected batch, so the happy path pays nothing for it.
     """
     found = [f"event {e.id!r}" for e in events if _has_nul(event_row(e))]
-    found += [f"item {s.get('item_id')!r}" for s in states if _has_nul(tuple(s.values()))]
+    found += [
+        f"item {s.get('item_id')!r} of {s.get('source')!r}"
+        for s in states
+        if _has_nul(tuple(s.values()))
+    ]
     return found
 
 

@@ -106,6 +106,36 @@ MIGRATIONS: tuple[Migration, ...] = (
         plain=("v5_tenants.sql",),
         timescale=("v5_tenants.sql",),
     ),
+    Migration(
+        6,
+        "per-partition watermark: pulse_partition_progress (latest event time per Kafka "
+        "partition), pulse_contract_watermarks (the frontier and watermark of each contract)",
+        plain=("v6_partition_progress.sql",),
+        timescale=("v6_partition_progress.sql",),
+    ),
+    Migration(
+        7,
+        "contracts shared by workers: evaluation shards with their fences "
+        "(pulse_evaluation_shards), one inbox per shard",
+        plain=("v7_evaluation_shards.sql",),
+        timescale=("v7_evaluation_shards.sql",),
+    ),
+    Migration(
+        8,
+        "an item is (source, item id): pulse_item_states keyed by both (rows folded from "
+        "several sources moved to pulse_item_states_merged), the events' item index, the open "
+        "clocks' source",
+        plain=("v8_item_identity.sql",),
+        timescale=("v8_item_identity.sql",),
+    ),
+    Migration(
+        9,
+        "engine checkpoints per evaluation shard: pulse_engine_checkpoints (each contract's "
+        "engine state), pulse_monitor_applied (events a shard applied since), "
+        "pulse_evaluation_shards.checkpoint_generation, pulse_contract_watermarks.driver_frontier",
+        plain=("v9_engine_checkpoints.sql",),
+        timescale=("v9_engine_checkpoints.sql",),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

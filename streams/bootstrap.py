@@ -3,7 +3,9 @@
     settings ──► load_settings()                       the one PulseSettings, from PULSE_* / .env
     Kafka    ──► faust app (kafka.app.create_app)      broker, topics, the changelog table
     PostgreSQL ► PostgresSink, MonitorStore            events and states; the monitor's ticks
+                 (ShardedMonitor)                      of the evaluation shards the group assigns
     Prometheus ► a CollectorRegistry per worker        PipelineMetrics + IndicatorGauges on it
+    Alertmanager ► AlertmanagerClient (v2 API)         the monitor's alerts, via AlertDelivery
     clock    ──► utc_now                               injected into the decoder and dead letters
 
 ``build_worker`` takes ``WorkerAdapters`` (``real_adapters(settings)`` by default) and returns the
@@ -21,21 +23,27 @@ import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import faust
 from prometheus_client import CollectorRegistry
 
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.vocabulary import INDICATOR_HELP
+from outcome_pulse.sinks.alertmanager import AlertDelivery, AlertmanagerClient
 from outcome_pulse.sinks.event_sink import PostgresSink
 from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
 from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.sinks.monitor_store import MonitorStore
+from outcome_pulse.sinks.risk_metrics import ItemRiskGauges
 from outcome_pulse.sinks.schema import SchemaReport, migrate
+from outcome_pulse.sinks.shard_fence import ensure_shards
 from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.drivers.monitor import ContractMonitor
+from outcome_pulse.streams.drivers.monitor import Backlog
+from outcome_pulse.streams.drivers.shards import ShardedMonitor
 from outcome_pulse.streams.kafka.app import create_app
+from outcome_pulse.streams.kafka.gc_tuning import tune_garbage_collector
+from outcome_pulse.streams.kafka.group_backlog import GroupBacklog
 from outcome_pulse.streams.kafka.ingest import EventSink
 from outcome_pulse.streams.kafka.topics import ensure_topics
 from outcome_pulse.streams.settings import PulseSettings
@@ -57,9 +65,12 @@ def load_settings(**overrides: object) -> PulseSettings:
 
 
 def prepare_stack(settings: PulseSettings) -> SchemaReport:
-    """Create the topics and migrate the schema (idempotent); the first step of every run."""
+    """Create the topics, migrate the schema and add the evaluation shards' fence rows
+    (idempotent); the first step of every run."""
     asyncio.run(ensure_topics(settings))
-    return migrate(settings.dsn, retention=settings.retention_policy)
+    report = migrate(settings.dsn, retention=settings.retention_policy)
+    ensure_shards(settings.dsn, settings.evaluation_partitions)
+    return report
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,11 @@ class WorkerAdapters:
     monitor_store: MonitorStore
     registry: CollectorRegistry
     clock: Clock
+    alertmanager: AlertmanagerClient | None = None
+    """Where the monitor's alerts go; None: recorded in ``pulse_alerts`` only."""
+    backlog: Backlog | None = None
+    """Asks the broker which events partitions have records not yet stored (the watermark's
+    idle rule); None: the sink's ``caught_up`` flag alone decides."""
 
 
 def real_adapters(settings: PulseSettings) -> WorkerAdapters:
@@ -80,6 +96,27 @@ def real_adapters(settings: PulseSettings) -> WorkerAdapters:
         monitor_store=MonitorStore(settings.dsn, owner=owner),
         registry=CollectorRegistry(),
         clock=utc_now,
+        alertmanager=AlertmanagerClient(settings.alertmanager) if settings.alert_delivery else None,
+        backlog=GroupBacklog(settings.bootstrap, settings.app_id, settings.events_topic),
+    )
+
+
+def alert_delivery(
+    settings: PulseSettings, client: AlertmanagerClient, metrics: PipelineMetrics, clock: Clock
+) -> AlertDelivery:
+    log.warning(
+        "delivering alerts to Alertmanager at %s%s",
+        client.url,
+        " (also replayed history)" if settings.alert_deliver_historic else "",
+    )
+    return AlertDelivery(
+        client,
+        deliver_historic=settings.alert_deliver_historic,
+        historic_after=timedelta(seconds=settings.alert_historic_after),
+        resend_every=settings.alert_resend_seconds,
+        min_firing=settings.alert_min_firing_seconds,
+        clock=clock,
+        metrics=metrics.health,
     )
 
 
@@ -89,7 +126,7 @@ class Worker:
 
     app: faust.App
     metrics: PipelineMetrics
-    monitor: ContractMonitor
+    monitor: ShardedMonitor
     gauges: IndicatorGauges | None
 
 
@@ -103,9 +140,30 @@ def build_worker(
     # The monitor runs even with no contract: it keeps the inbox (which every event insert
     # fills) from growing, and a worker started later with contracts rebuilds from all events.
     gauges = IndicatorGauges(adapters.registry, help=INDICATOR_HELP) if contracts else None
-    monitor = ContractMonitor(contracts, adapters.monitor_store, gauges=gauges)
+    delivery = None
+    if contracts and adapters.alertmanager is not None:
+        delivery = alert_delivery(settings, adapters.alertmanager, metrics, adapters.clock)
+    risks = ItemRiskGauges(adapters.registry, settings.top_risk_items) if contracts else None
+    monitor = ShardedMonitor(
+        contracts,
+        adapters.monitor_store,
+        shards=settings.evaluation_partitions,
+        gauges=gauges,
+        risks=risks,
+        idle_partition=timedelta(seconds=settings.idle_partition_seconds),
+        health=metrics.health,
+        on_alerts=None if delivery is None else delivery.offer,
+        on_release=None if delivery is None else delivery.forget,
+        backlog=adapters.backlog,
+        checkpoint_every=timedelta(seconds=settings.checkpoint_seconds),
+    )
     app = create_app(
-        settings, sink=adapters.event_sink, metrics=metrics, clock=adapters.clock, monitor=monitor
+        settings,
+        sink=adapters.event_sink,
+        metrics=metrics,
+        clock=adapters.clock,
+        monitor=monitor,
+        delivery=delivery,
     )
     return Worker(app, metrics, monitor, gauges)
 
@@ -126,6 +184,7 @@ def run_worker(settings: PulseSettings, *, loglevel: str = "WARNING") -> None:
         settings.metrics_host,
         settings.metrics_port,
     )
+    tune_garbage_collector(settings.gc_gen0_threshold)
     faust.Worker(
         worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False
     ).execute_from_commandline()

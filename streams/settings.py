@@ -41,6 +41,8 @@ class PulseSettings(BaseSettings):
     pg_port: int = 15432
     pg_database: str = "pulse"
     pg_user: str = "postgres"
+    alertmanager_port: int = 19095
+    prometheus_port: int = 19090
 
     data_dir: Path = Field(REPO_ROOT.parent / "shared" / "data", description="the real event logs")
 
@@ -58,13 +60,24 @@ class PulseSettings(BaseSettings):
     events_topic: str = "pulse.events"
     dead_letter_topic: str = "pulse.deadletter"
     partitions: int = Field(4, ge=1, le=256)
+    evaluation_topic: str = Field(
+        "pulse.evaluation",
+        description="the topic whose partitions the consumer group assigns as evaluation shards",
+    )
+    evaluation_partitions: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="evaluation shards: the contracts are spread over them by a hash of their "
+        "id, and the workers share them (1: one worker evaluates every contract)",
+    )
     app_id: str = "outcome-pulse"
     processing_guarantee: str = "at_least_once"
 
     # database ---------------------------------------------------------------------------------
     database_url: str | None = Field(None, description="libpq URL; default the local stack's")
     sink_batch_size: int = Field(2000, ge=1)
-    sink_batch_seconds: float = Field(0.5, gt=0)
+    sink_batch_seconds: float = Field(0.5, gt=0)  # unused since the batch drain (issue 9)
     retention: str = Field(
         "keep",
         description="pulse_events retention applied by migrate: keep (leave the database's "
@@ -96,10 +109,36 @@ class PulseSettings(BaseSettings):
     metrics_port: int = 9464
     worker_web_port: int = 6066
     max_event_bytes: int = Field(64 * 1024, ge=1024)
+    gc_gen0_threshold: int = Field(
+        50_000,
+        ge=0,
+        description="allocations between the worker's young garbage-collector passes "
+        "(streams/kafka/gc_tuning.py; Python's default 700; 0 keeps Python's defaults)",
+    )
     contracts: str = Field(
         "", description="contract files the worker monitors, comma-separated (none: no monitoring)"
     )
     monitor_interval: float = Field(2.0, gt=0, description="seconds between contract monitor ticks")
+    idle_partition_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a Kafka partition that stored no records for this long (wall time) does "
+        "not hold the contract monitor's watermark back (processors/partition_progress.py); "
+        "keep it above the consumer group's session timeout",
+    )
+    top_risk_items: int = Field(
+        20,
+        ge=0,
+        description="open items per contract exported as pulse_item_breach_probability "
+        "(the riskiest first)",
+    )
+    checkpoint_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="the contract monitor writes its engine checkpoints (what the next owner of "
+        "an evaluation shard loads instead of re-deriving every stored event) at most this "
+        "often; 0: every round",
+    )
 
     # Grafana (pulse grafana publish) ----------------------------------------------------------
     grafana_token: SecretStr | None = Field(None, description="Grafana API token (service account)")
@@ -115,6 +154,21 @@ class PulseSettings(BaseSettings):
     # {"feed name": "secret"} as JSON; never passed on to child processes (excluded from dumps)
     feed_secrets: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
 
+    # alert delivery (Alertmanager) --------------------------------------------------------------
+    alert_delivery: bool = Field(True, description="post the monitor's alerts to Alertmanager")
+    alertmanager_url: str | None = Field(None, description="default the local stack's")
+    alert_deliver_historic: bool = Field(
+        False, description="also deliver alerts of replayed history (event time long past)"
+    )
+    alert_historic_after: float = Field(
+        86_400.0, gt=0, description="seconds behind the wall clock that make history historic"
+    )
+    alert_resend_seconds: float = Field(60.0, gt=0, description="re-send firing alerts this often")
+    alert_min_firing_seconds: float = Field(
+        30.0, ge=0, description="an alert posted firing stays so at least this long"
+    )
+    slack_api_url: str | None = Field(None, description="Slack webhook for #channel receivers")
+
     @property
     def contract_paths(self) -> list[Path]:
         return [Path(part.strip()) for part in self.contracts.split(",") if part.strip()]
@@ -122,6 +176,10 @@ class PulseSettings(BaseSettings):
     @property
     def bootstrap(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def alertmanager(self) -> str:
+        return self.alertmanager_url or f"http://127.0.0.1:{self.alertmanager_port}"
 
     @property
     def dsn(self) -> str:
@@ -147,4 +205,7 @@ class PulseSettings(BaseSettings):
             "PULSE_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
             "PULSE_PG_PORT": str(self.pg_port),
             "PULSE_PG_DATABASE": self.pg_database,
+            "PULSE_ALERTMANAGER_PORT": str(self.alertmanager_port),
+            "PULSE_PROMETHEUS_PORT": str(self.prometheus_port),
+            "PULSE_METRICS_PORT": str(self.metrics_port),
         }

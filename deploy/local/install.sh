@@ -18,7 +18,7 @@ INSTALL_LOG="$PULSE_CACHE_DIR/install.log"
 # Packages the local stack and the checks use; Java and Maven are added only when their
 # commands are missing, so an existing JDK of another vendor or version is kept.
 DEBIAN_PACKAGES=(postgresql-15 postgresql-client-15 kcat prometheus prometheus-alertmanager chromium
-  docker-compose)
+  docker-compose curl)
 TEMP_POLICY_RC=""
 
 # The status field of `dpkg -s`; a removed package whose config files remain is not installed.

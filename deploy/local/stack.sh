@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# The local stack: a single-node Apache Kafka broker (KRaft, combined broker + controller) and a
-# PostgreSQL 15 server, both on 127.0.0.1, both living entirely under one state directory:
+# The local stack: a single-node Apache Kafka broker (KRaft, combined broker + controller), a
+# PostgreSQL 15 server, Prometheus Alertmanager and Prometheus, all on 127.0.0.1, all living
+# entirely under one state directory:
 #
 #   $PULSE_STATE_DIR/kafka/{server.properties,log4j.properties,data/}
 #   $PULSE_STATE_DIR/postgres/{data/,socket/}
-#   $PULSE_STATE_DIR/logs/{kafka,postgres}.log
-#   $PULSE_STATE_DIR/run/{kafka,postgres}.pid
+#   $PULSE_STATE_DIR/alertmanager/{alertmanager.yml,data/}   (the config: `pulse alerts config`;
+#                                                            a null receiver until there is one)
+#   $PULSE_STATE_DIR/prometheus/{prometheus.yml,targets/,data/} (scrapes the worker's metrics on
+#                                                            PULSE_METRICS_PORT and the JSON target
+#                                                            files in targets/; pipeline rules from
+#                                                            deploy/prometheus/, alerts to the
+#                                                            Alertmanager)
+#   $PULSE_STATE_DIR/logs/{kafka,postgres,alertmanager,prometheus}.log
+#   $PULSE_STATE_DIR/run/{kafka,postgres,alertmanager,prometheus}.pid
 #
-# Usage: stack.sh {up|down|status|restart|reset} [kafka|postgres|all]
+# Usage: stack.sh {up|down|status|restart|reset} [kafka|postgres|alertmanager|prometheus|all]
 # Exit codes: 0 ok; 1 a service failed to start or stop; 2 usage, a taken port or a missing
 # prerequisite; 3 (status) a requested service is not running and healthy.
 #
@@ -41,8 +49,20 @@ PG_LOG="$LOG_DIR/postgres.log"
 PG_PIDFILE="$RUN_DIR/postgres.pid"
 PG_START_TIMEOUT=60
 
+AM_DIR="$STATE/alertmanager"
+AM_CONF="$AM_DIR/alertmanager.yml"
+AM_LOG="$LOG_DIR/alertmanager.log"
+AM_PIDFILE="$RUN_DIR/alertmanager.pid"
+PROM_DIR="$STATE/prometheus"
+PROM_CONF="$PROM_DIR/prometheus.yml"
+PROM_LOG="$LOG_DIR/prometheus.log"
+PROM_PIDFILE="$RUN_DIR/prometheus.pid"
+PROM_RULES="$REPO_ROOT/deploy/prometheus/pulse_pipeline_rules.yml"
+HTTP_START_TIMEOUT=60
+HTTP_STOP_TIMEOUT=20
+
 usage() {
-  warn "usage: $(basename "$0") {up|down|status|restart|reset} [kafka|postgres|all]"
+  warn "usage: $(basename "$0") {up|down|status|restart|reset} [kafka|postgres|alertmanager|prometheus|all]"
   exit 2
 }
 
@@ -101,6 +121,9 @@ validate_settings() {
   validate_port PULSE_KAFKA_PORT "$PULSE_KAFKA_PORT"
   validate_port PULSE_KAFKA_CONTROLLER_PORT "$PULSE_KAFKA_CONTROLLER_PORT"
   validate_port PULSE_PG_PORT "$PULSE_PG_PORT"
+  validate_port PULSE_ALERTMANAGER_PORT "$PULSE_ALERTMANAGER_PORT"
+  validate_port PULSE_PROMETHEUS_PORT "$PULSE_PROMETHEUS_PORT"
+  validate_port PULSE_METRICS_PORT "$PULSE_METRICS_PORT"
   [[ "$PULSE_KAFKA_PORT" != "$PULSE_KAFKA_CONTROLLER_PORT" ]] ||
     die 2 "PULSE_KAFKA_PORT and PULSE_KAFKA_CONTROLLER_PORT must differ"
   # The path is spliced into pg_ctl's `sh -c` command line inside single quotes.
@@ -134,6 +157,8 @@ pid_is_ours() {
   case "$1" in
     kafka) pid_cmdline_has "$2" kafka.Kafka "$KAFKA_CONF" ;;
     postgres) pid_cmdline_has "$2" postgres "$PG_DATA" ;;
+    alertmanager) pid_cmdline_has "$2" prometheus-alertmanager "$AM_CONF" ;;
+    prometheus) pid_cmdline_has "$2" prometheus "$PROM_CONF" ;;
   esac
 }
 
@@ -141,6 +166,8 @@ pidfile_of() {
   case "$1" in
     kafka) printf '%s\n' "$KAFKA_PIDFILE" ;;
     postgres) printf '%s\n' "$PG_PIDFILE" ;;
+    alertmanager) printf '%s\n' "$AM_PIDFILE" ;;
+    prometheus) printf '%s\n' "$PROM_PIDFILE" ;;
   esac
 }
 
@@ -169,6 +196,8 @@ port_of() {
   case "$1" in
     kafka) printf '%s\n' "$PULSE_KAFKA_PORT" ;;
     postgres) printf '%s\n' "$PULSE_PG_PORT" ;;
+    alertmanager) printf '%s\n' "$PULSE_ALERTMANAGER_PORT" ;;
+    prometheus) printf '%s\n' "$PULSE_PROMETHEUS_PORT" ;;
   esac
 }
 
@@ -206,6 +235,8 @@ require_free_ports() {
       require_free_port "$PULSE_KAFKA_CONTROLLER_PORT" PULSE_KAFKA_CONTROLLER_PORT
       ;;
     postgres) require_free_port "$PULSE_PG_PORT" PULSE_PG_PORT ;;
+    alertmanager) require_free_port "$PULSE_ALERTMANAGER_PORT" PULSE_ALERTMANAGER_PORT ;;
+    prometheus) require_free_port "$PULSE_PROMETHEUS_PORT" PULSE_PROMETHEUS_PORT ;;
   esac
 }
 
@@ -226,6 +257,15 @@ missing_prerequisites() {
       if is_root && ! id -u postgres >/dev/null 2>&1; then
         printf 'user postgres:the Debian package postgresql-15\n'
       fi
+      ;;
+    alertmanager)
+      command -v prometheus-alertmanager >/dev/null 2>&1 ||
+        printf 'alertmanager:the Debian package prometheus-alertmanager\n'
+      command -v curl >/dev/null 2>&1 || printf 'curl:the Debian package curl\n'
+      ;;
+    prometheus)
+      command -v prometheus >/dev/null 2>&1 || printf 'prometheus:the Debian package prometheus\n'
+      command -v curl >/dev/null 2>&1 || printf 'curl:the Debian package curl\n'
       ;;
   esac
 }
@@ -515,12 +555,121 @@ pg_stop() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Alertmanager and Prometheus: plain HTTP daemons, health by their /-/ready endpoints
+
+http_ready() {
+  curl -sf -m 2 -o /dev/null "http://127.0.0.1:$1/-/ready"
+}
+
+# http_wait_ready NAME PID PORT LOG PIDFILE
+http_wait_ready() {
+  local name="$1" pid="$2" port="$3" log="$4" pidfile="$5" deadline=$((SECONDS + HTTP_START_TIMEOUT))
+  until http_ready "$port"; do
+    if ! pid_alive "$pid"; then
+      rm -f "$pidfile"
+      fail_with_log 1 "$name (pid $pid) exited during startup" "$log"
+    fi
+    ((SECONDS < deadline)) ||
+      fail_with_log 1 "$name (pid $pid) not ready on 127.0.0.1:$port within ${HTTP_START_TIMEOUT}s" "$log"
+    sleep 0.3
+  done
+}
+
+# http_stop NAME PIDFILE LOG
+http_stop() {
+  local svc="$1" log="$2" pid
+  pid="$(service_pid "$svc")" || return 0
+  log_banner "$log" "stopping $svc pid $pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_until_gone "$svc" "$pid" "$HTTP_STOP_TIMEOUT"; then
+    warn "$svc: pid $pid still running after ${HTTP_STOP_TIMEOUT}s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_until_gone "$svc" "$pid" 10 || fail_with_log 1 "$svc pid $pid survived SIGKILL" "$log"
+  fi
+  rm -f "$(pidfile_of "$svc")"
+  say "$svc: stopped (pid $pid)"
+}
+
+# Until `pulse alerts config` writes the real routing, alerts go to a receiver that sends nothing.
+write_default_am_config() {
+  [[ -f "$AM_CONF" ]] && return 0
+  cat >"$AM_CONF" <<'YAML'
+# Placeholder written by deploy/local/stack.sh: no receiver sends anything. Generate the real
+# routing from the contracts with `pulse alerts config --contract FILE... --out THIS_FILE`, then
+# `pulse alerts reload` (or restart the alertmanager).
+route:
+  receiver: "null"
+receivers:
+  - name: "null"
+YAML
+}
+
+am_start() {
+  local pid started=$SECONDS
+  mkdir -p "$AM_DIR/data" "$LOG_DIR" "$RUN_DIR"
+  write_default_am_config
+  log_banner "$AM_LOG" "starting alertmanager"
+  # An empty cluster address disables the gossip listener (a single instance, nothing on 9094).
+  {
+    close_inherited_fds
+    exec nohup setsid prometheus-alertmanager "--config.file=$AM_CONF" \
+      "--storage.path=$AM_DIR/data" "--web.listen-address=127.0.0.1:$PULSE_ALERTMANAGER_PORT" \
+      "--cluster.listen-address=" "--web.external-url=http://127.0.0.1:$PULSE_ALERTMANAGER_PORT"
+  } </dev/null >>"$AM_LOG" 2>&1 &
+  pid=$!
+  printf '%s\n' "$pid" >"$AM_PIDFILE"
+  http_wait_ready alertmanager "$pid" "$PULSE_ALERTMANAGER_PORT" "$AM_LOG" "$AM_PIDFILE"
+  say "alertmanager: started pid $pid on 127.0.0.1:$PULSE_ALERTMANAGER_PORT, healthy after $((SECONDS - started))s"
+}
+
+write_prometheus_config() {
+  mkdir -p "$PROM_DIR/targets"
+  cat >"$PROM_CONF" <<YAML
+# Written by deploy/local/stack.sh at every start (edit the script, not this file).
+global:
+  scrape_interval: 5s
+  evaluation_interval: 5s
+rule_files:
+  - $PROM_RULES
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:$PULSE_ALERTMANAGER_PORT"]
+scrape_configs:
+  - job_name: pulse-worker
+    static_configs:
+      - targets: ["127.0.0.1:$PULSE_METRICS_PORT"]
+    file_sd_configs:
+      - files: ["$PROM_DIR/targets/*.json"]
+        refresh_interval: 5s
+YAML
+}
+
+prom_start() {
+  local pid started=$SECONDS
+  mkdir -p "$PROM_DIR/data" "$LOG_DIR" "$RUN_DIR"
+  write_prometheus_config
+  log_banner "$PROM_LOG" "starting prometheus"
+  {
+    close_inherited_fds
+    exec nohup setsid prometheus "--config.file=$PROM_CONF" "--storage.tsdb.path=$PROM_DIR/data" \
+      "--web.listen-address=127.0.0.1:$PULSE_PROMETHEUS_PORT" --web.enable-lifecycle
+  } </dev/null >>"$PROM_LOG" 2>&1 &
+  pid=$!
+  printf '%s\n' "$pid" >"$PROM_PIDFILE"
+  http_wait_ready prometheus "$pid" "$PULSE_PROMETHEUS_PORT" "$PROM_LOG" "$PROM_PIDFILE"
+  say "prometheus: started pid $pid on 127.0.0.1:$PULSE_PROMETHEUS_PORT, healthy after $((SECONDS - started))s"
+}
+
+# ---------------------------------------------------------------------------------------------
 # per-service dispatch
 
 healthy() {
   case "$1" in
     kafka) kafka_healthy ;;
     postgres) pg_healthy ;;
+    alertmanager) http_ready "$PULSE_ALERTMANAGER_PORT" ;;
+    prometheus) http_ready "$PULSE_PROMETHEUS_PORT" ;;
   esac
 }
 
@@ -528,6 +677,8 @@ wait_healthy() {
   case "$1" in
     kafka) kafka_wait_healthy "$2" ;;
     postgres) pg_wait_healthy "$2" ;;
+    alertmanager) http_wait_ready alertmanager "$2" "$PULSE_ALERTMANAGER_PORT" "$AM_LOG" "$AM_PIDFILE" ;;
+    prometheus) http_wait_ready prometheus "$2" "$PULSE_PROMETHEUS_PORT" "$PROM_LOG" "$PROM_PIDFILE" ;;
   esac
 }
 
@@ -535,6 +686,8 @@ start() {
   case "$1" in
     kafka) kafka_start ;;
     postgres) pg_start ;;
+    alertmanager) am_start ;;
+    prometheus) prom_start ;;
   esac
 }
 
@@ -542,6 +695,8 @@ stop() {
   case "$1" in
     kafka) kafka_stop ;;
     postgres) pg_stop ;;
+    alertmanager) http_stop alertmanager "$AM_LOG" ;;
+    prometheus) http_stop prometheus "$PROM_LOG" ;;
   esac
 }
 
@@ -594,10 +749,10 @@ cmd_status() {
     if pid="$(service_pid "$svc")"; then
       health=unhealthy
       healthy "$svc" && health=healthy
-      printf '%-9s %-8s pid %-6s 127.0.0.1:%-6s %s\n' "$svc" running "$pid" "$(port_of "$svc")" "$health"
+      printf '%-12s %-8s pid %-6s 127.0.0.1:%-6s %s\n' "$svc" running "$pid" "$(port_of "$svc")" "$health"
       [[ "$health" == healthy ]] || all_ok=3
     else
-      printf '%-9s %s\n' "$svc" stopped
+      printf '%-12s %s\n' "$svc" stopped
       all_ok=3
     fi
   done
@@ -613,6 +768,8 @@ cmd_reset() {
     case "$svc" in
       kafka) dir="$KAFKA_DIR" ;;
       postgres) dir="$PG_DIR" ;;
+      alertmanager) dir="$AM_DIR" ;;
+      prometheus) dir="$PROM_DIR" ;;
     esac
     if [[ -e "$dir" ]]; then
       rm -rf -- "$dir"
@@ -626,8 +783,8 @@ main() {
   local command="$1"
   local -a services
   case "${2:-all}" in
-    all) services=(kafka postgres) ;;
-    kafka | postgres) services=("$2") ;;
+    all) services=(kafka postgres alertmanager prometheus) ;;
+    kafka | postgres | alertmanager | prometheus) services=("$2") ;;
     *) usage ;;
   esac
   validate_settings

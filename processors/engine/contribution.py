@@ -20,6 +20,7 @@ from outcome_pulse.processors.calendar import BusinessCalendar
 from outcome_pulse.processors.clock_measures import CalendarFor, measure_clock
 from outcome_pulse.processors.contract import (
     Contract,
+    DataQualityKpi,
     EventSelectorSpec,
     KpiBase,
     RatioKpi,
@@ -27,7 +28,9 @@ from outcome_pulse.processors.contract import (
     TimeToTargetKpi,
     TrendKpi,
 )
+from outcome_pulse.processors.engine.indicators.data_quality import quality_instants
 from outcome_pulse.processors.engine.multisets import InstantElement, SpanElement
+from outcome_pulse.processors.engine.risk_crossings import RiskCrossing, risk_crossings
 from outcome_pulse.processors.item_history import ItemHistory
 from outcome_pulse.processors.periods import calendar_period
 
@@ -66,6 +69,8 @@ class FamilyPlan:
     overdue_filters: tuple[tuple[str, ...] | None, ...]
     clock_kpis: tuple[TimeToTargetKpi, ...]
     selectors: tuple[tuple[FamilyKey, EventSelectorSpec], ...]
+    quality_items: tuple[tuple[str, str], ...] = ()
+    """``(field, period kind)`` of the ``data_quality`` KPIs counted over items."""
 
     @staticmethod
     def of(contract: Contract, kpis: Sequence[KpiBase], orders: bool) -> FamilyPlan:
@@ -74,6 +79,13 @@ class FamilyPlan:
         overdue: list[tuple[str, ...] | None] = [None]
         clocks: dict[str, TimeToTargetKpi] = {}
         selectors: list[tuple[FamilyKey, EventSelectorSpec]] = []
+        quality_items = sorted(
+            {
+                (k.field, k.period.kind)
+                for k in kpis
+                if isinstance(k, DataQualityKpi) and k.of == "items"
+            }
+        )
         for kpi in kpis:
             if isinstance(kpi, TimeToTargetKpi):
                 clocks[kpi.id] = kpi
@@ -93,7 +105,13 @@ class FamilyPlan:
                     clocks.setdefault(clock.id, clock)
                 elif prios not in opens:
                     opens.append(prios)
-        return FamilyPlan(tuple(opens), tuple(overdue), tuple(clocks.values()), tuple(selectors))
+        return FamilyPlan(
+            tuple(opens),
+            tuple(overdue),
+            tuple(clocks.values()),
+            tuple(selectors),
+            tuple(quality_items),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +120,8 @@ class Contribution:
     instants: dict[FamilyKey, tuple[InstantElement, ...]] = field(default_factory=dict)
     open_clocks: frozenset[str] = frozenset()
     """The time-to-target KPIs whose clock is open on this item at its latest event."""
+    risk_crossings: dict[str, tuple[RiskCrossing, ...]] = field(default_factory=dict)
+    """Per time-to-target KPI, when the item was at risk (``risk_crossings``; no aggregator)."""
 
 
 def contribution_of(
@@ -116,9 +136,12 @@ def contribution_of(
     instants[ARRIVALS] = ((item.opened_at, ()),)
     instants[COMPLETIONS] = tuple((t, ()) for t in item.completions())
     instants[REASSIGNMENTS] = tuple((t, ()) for t in item.reassignments())
+    instants.update(quality_instants(item, plan.quality_items, zone))
     open_clocks: set[str] = set()
+    crossings: dict[str, tuple[RiskCrossing, ...]] = {}
     for kpi in plan.clock_kpis:
         m = measure_clock(item, kpi, calendar_for(contract, kpi))
+        crossings[kpi.id] = risk_crossings(item, kpi, m)
         spans[clock_family("measured", kpi.id)] = tuple(
             (s.start, s.end, None) for s in m.measured_open
         )
@@ -142,7 +165,7 @@ def contribution_of(
             open_clocks.add(kpi.id)
     for key, selector in plan.selectors:
         instants[key] = tuple((t, ()) for t in _selected(item, selector))
-    return Contribution(spans, instants, frozenset(open_clocks))
+    return Contribution(spans, instants, frozenset(open_clocks), crossings)
 
 
 def calendar_for(contract: Contract, kpi: TimeToTargetKpi) -> CalendarFor:

@@ -5,8 +5,12 @@ re-derives every series and period from all events on each step; here a step cos
 batch touches:
 
 1. ``observe`` adds the events to their items' event sets (a duplicate changes nothing) and
-   notes the items touched. The watermark is the latest event time minus the allowed lateness;
-   an event older than the watermark when its batch arrives is *late* (still applied);
+   notes the items touched. The watermark is the event-time *frontier* minus the allowed
+   lateness; an event older than the watermark when its batch arrives is *late* (still applied).
+   The frontier is the latest event time seen, unless the driver knows better and passes it
+   (``step(..., frontier=...)``): the streaming monitor passes the event time every Kafka
+   partition has reached (``processors.partition_progress``), so one partition running ahead
+   of another does not make the slow one's events late. The watermark never moves back;
 2. ``step`` swaps each touched item's contribution in its service's aggregators
    (``service.ServiceState.apply``), re-derives the series values from the first sample the
    changes reach (and the samples the grids gained), recomputes the period measures from the
@@ -22,7 +26,7 @@ streaming monitor agree row for row.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from outcome_pulse.processors.contract import Contract, TimeToTargetKpi
@@ -35,7 +39,12 @@ from outcome_pulse.processors.engine.results import (
     PointKey,
     Step,
 )
+from outcome_pulse.processors.engine.risk_crossings import RiskCrossing
 from outcome_pulse.processors.engine.service import SeriesKey, SeriesTail, ServiceState
+from outcome_pulse.processors.engine.service_load import ServiceLoadReader
+from outcome_pulse.processors.errors import EngineStateError
+from outcome_pulse.processors.forecast.open_clocks import OpenClockForecast
+from outcome_pulse.processors.forecast.period_forecast import PeriodForecast
 from outcome_pulse.processors.item_history import ItemHistory
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind
 from outcome_pulse.processors.measurements import (
@@ -78,12 +87,51 @@ class ContractEngine:
         self._outcomes: dict[OutcomeKey, PeriodOutcome] = {}
         self._clocks: dict[ClockKey, OpenClock] = {}
         self._mark: datetime | None = None  # the watermark the rows held were computed at
+        self._frontier: datetime | None = None  # given by the driver (None: the latest event)
+        self._frontier_given = False
+        self.breach_forecast = OpenClockForecast(contract)
+        self._loads = {s.service_id: ServiceLoadReader(s) for s in self._services.values()}
 
     # -- input -----------------------------------------------------------------------------------
 
     @property
     def watermark(self) -> datetime | None:
-        return None if self.max_time is None else self.max_time - self.lateness
+        """The frontier (see the module doc) minus the allowed lateness; None before any event.
+        Never behind the watermark the rows held were computed at: what was final stays so."""
+        frontier = self.frontier
+        if frontier is None:
+            return self._mark
+        mark = frontier - self.lateness
+        return mark if self._mark is None or mark > self._mark else self._mark
+
+    @property
+    def frontier(self) -> datetime | None:
+        """The event time the input has reached: the latest event seen, or what the driver
+        passed (never beyond the latest event seen, never moving back)."""
+        if not self._frontier_given or self.max_time is None:
+            return self.max_time
+        if self._frontier is None:
+            return None
+        return min(self._frontier, self.max_time)
+
+    @property
+    def driver_frontier(self) -> datetime | None:
+        """The latest frontier the driver passed (None: none, the engine goes by its events)."""
+        return self._frontier if self._frontier_given else None
+
+    def advance_frontier(self, frontier: datetime | None) -> None:
+        """Take the frontier from the driver from now on (``None``: it knows of none yet, so
+        nothing is final). Moves only forward; the rows follow at the next step."""
+        self._frontier_given = True
+        if frontier is not None and (self._frontier is None or frontier > self._frontier):
+            self._frontier = frontier
+
+    def moves_watermark(self, frontier: datetime) -> bool:
+        """Whether ``advance_frontier(frontier)`` would move the watermark."""
+        if self.max_time is None:
+            return False
+        held = self.watermark
+        return held is None or min(frontier, self.max_time) - self.lateness > held
 
     def observe(self, events: Iterable[tuple[ItemEvent, int]]) -> Observed:
         """Add events (with their producer sequence numbers); see the module doc."""
@@ -110,10 +158,22 @@ class ContractEngine:
                 self.min_time = event.time
         return Observed(new, duplicates, unmonitored, tuple(late), watermark)
 
-    def step(self, events: Iterable[tuple[ItemEvent, int]]) -> Step:
-        """Observe a batch and return what it changed since the previous step."""
+    def step(
+        self,
+        events: Iterable[tuple[ItemEvent, int]],
+        *,
+        frontier: datetime | None = None,
+    ) -> Step:
+        """Observe a batch and return what it changed since the previous step.
+
+        ``frontier``: the event time the driver's input has reached once this batch is in (see
+        ``advance_frontier``); by default the latest event seen. The batch's events are late or
+        not by the watermark before it. A step without new events still reports the rows whose
+        finality a moved frontier changed."""
         observed = self.observe(events)
-        if not observed.new:
+        if frontier is not None:
+            self.advance_frontier(frontier)
+        if not observed.new and self.watermark == self._mark:
             return Step(observed, Delta((), ()), Delta((), ()), (), None)
         outcomes_before = self._outcomes
         clocks_before = self._clocks
@@ -121,12 +181,14 @@ class ContractEngine:
         outcomes = diff(outcomes_before, self._outcomes)
         late: tuple[LateEvent, ...] = ()
         if observed.late:
-            changed = [
+            # Sorted, outcomes first, so the list (cut to its first entries) does not depend on the
+            # order the series were first seen in.
+            changed = sorted(
                 f"{o.kpi}@{o.period_start.isoformat()}"
                 for o in outcomes.upserts
                 if (old := outcomes_before.get(o.key)) is not None and old.final
-            ]
-            changed.extend(finals)
+            )
+            changed.extend(sorted(finals))
             late = tuple(
                 LateEvent(
                     self.contract.contract,
@@ -157,10 +219,12 @@ class ContractEngine:
                 return True
         return False
 
-    def catch_up(self) -> None:
-        """Bring the rows up to date with everything observed (the changes are not returned)."""
+    def catch_up(self) -> Delta[PointKey, IndicatorPoint]:
+        """Bring the rows up to date with everything observed; returns the points that changed
+        (a driver that spools the rows applies it; the outcomes are read with ``outcomes``)."""
         if self._touched:
-            self._advance()
+            return self._advance()[0]
+        return Delta((), ())
 
     # -- memory bounded by open work ---------------------------------------------------------
 
@@ -171,7 +235,30 @@ class ContractEngine:
         if watermark is None:
             return 0
         self.catch_up()
-        return sum(service.compact(watermark) for service in self._services.values())
+        dropped = 0
+        for service in self._services.values():
+            items = service.compactable(watermark)
+            dropped += service.compact(watermark)
+            self.breach_forecast.forget((service.service_id, i) for i in items)
+        return dropped
+
+    def service_items(self) -> dict[str, list[ItemHistory]]:
+        """Each service's item histories (by service id), in item-key order: what the
+        forecasting adapter (``processors.forecast.item_clocks``) reads. ``EngineStateError``
+        once any item was compacted: the adapter needs every history, and forecasts read from
+        a part of them would look right and be wrong (evaluate without compacting instead)."""
+        compacted = sum(len(service.compacted) for service in self._services.values())
+        if compacted:
+            raise EngineStateError(
+                f"contract {self.contract.contract!r}: {compacted:,} item histories were "
+                "compacted, so the item histories are incomplete; evaluate without compaction "
+                "(backtest_events(..., compact_every=None)) to read them"
+            )
+        return {
+            service.service_id: [service.items[key] for key in sorted(service.items)]
+            for service in self._services.values()
+            if service.items
+        }
 
     def missing_histories(self, events: Iterable[tuple[ItemEvent, int]]) -> list[tuple[str, str]]:
         """``(source, item_id)`` of the compacted items these events are for: the driver reads
@@ -200,9 +287,14 @@ class ContractEngine:
         for (group, item_id), history in histories.items():
             self._services[group].restore(item_id, history)
 
-    def rebuild(self, events: Iterable[tuple[ItemEvent, int]]) -> Evaluation:
-        """Observe events and evaluate everything; later steps diff against this."""
+    def rebuild(
+        self, events: Iterable[tuple[ItemEvent, int]], *, frontier: datetime | None = None
+    ) -> Evaluation:
+        """Observe events and evaluate everything; later steps diff against this.
+        ``frontier``: as for ``step``."""
         self.observe(events)
+        if frontier is not None:
+            self.advance_frontier(frontier)
         self._advance()
         return self.last
 
@@ -224,6 +316,36 @@ class ContractEngine:
                         contract, service, kpi, indicator, at, value, final
                     )
         return Evaluation(points, dict(self._outcomes), dict(self._clocks))
+
+    @property
+    def outcomes(self) -> dict[OutcomeKey, PeriodOutcome]:
+        """Every period outcome as of the latest step (``last`` without building the points)."""
+        return dict(self._outcomes)
+
+    @property
+    def open_clocks(self) -> dict[ClockKey, OpenClock]:
+        """Every open clock as of the latest step (``last`` without building the points)."""
+        return dict(self._clocks)
+
+    def series_values(
+        self, indicators: Collection[str]
+    ) -> dict[tuple[str, str], dict[datetime, float]]:
+        """The values of the named indicators' series by (KPI, indicator), as of the latest step:
+        the values of ``last``'s points, without building every row (the alert rules read a
+        few series each round)."""
+        out: dict[tuple[str, str], dict[datetime, float]] = {}
+        for (_, kpi, indicator), stored in self._series.items():
+            if indicator not in indicators:
+                continue
+            values = out.setdefault((kpi, indicator), {})
+            for at, value in zip(stored.grid, stored.values, strict=False):
+                if value is not None:
+                    values[at] = value
+        return out
+
+    def current_open_clocks(self) -> list[OpenClock]:
+        """The open clocks as of the latest step (with their breach probabilities)."""
+        return list(self._clocks.values())
 
     def latest_points(self) -> list[IndicatorPoint]:
         """The newest point of every series (for gauges)."""
@@ -252,6 +374,38 @@ class ContractEngine:
                 newest[outcome.kpi] = outcome
         return list(newest.values())
 
+    def period_forecasts(self) -> list[PeriodForecast]:
+        """Each forecastable KPI's running period, forecast at the latest event time
+        (``forecast.open_clocks.OpenClockForecast.period_forecasts``)."""
+        self.catch_up()
+        return self.breach_forecast.period_forecasts(self.max_time)
+
+    def final_series(
+        self, indicators: Iterable[str]
+    ) -> dict[SeriesKey, tuple[list[datetime], list[float]]]:
+        """The final samples (behind the watermark) of the series of these indicators, in
+        time order: what drift detection reads (``forecast.drift``)."""
+        self.catch_up()
+        wanted, mark = set(indicators), self._mark
+        out: dict[SeriesKey, tuple[list[datetime], list[float]]] = {}
+        if mark is None:
+            return out
+        for key in sorted(self._series):
+            if key[2] not in wanted:
+                continue
+            stored = self._series[key]
+            times: list[datetime] = []
+            values: list[float] = []
+            for at, value in zip(stored.grid, stored.values, strict=False):
+                if at > mark:
+                    break
+                if value is not None:
+                    times.append(at)
+                    values.append(value)
+            if times:
+                out[key] = (times, values)
+        return out
+
     def open_clocks_at(self, at: datetime) -> list[OpenClock]:
         """Every time-to-target clock open at instant ``at``, read then (see ``open_clocks``).
 
@@ -275,6 +429,20 @@ class ContractEngine:
                 out.extend(read_open_clocks(self.contract, service.service_id, kpi, items, at))
         return out
 
+    def risk_crossings(self) -> dict[tuple[str, str], list[RiskCrossing]]:
+        """Per (service id, time-to-target KPI id), every item's at-risk crossings (see
+        ``risk_crossings``) by item and time, compacted items included (they are part of the
+        items' contributions), as of the latest step."""
+        out: dict[tuple[str, str], list[RiskCrossing]] = {}
+        for service in self._services.values():
+            for kpi in service.plan.clock_kpis:
+                if kpi.service != service.service_id:
+                    continue  # an items-at-risk gauge of another service's clock
+                found = out.setdefault((service.service_id, kpi.id), [])
+                for item_id in sorted(service.contributions):
+                    found.extend(service.contributions[item_id].risk_crossings.get(kpi.id, ()))
+        return out
+
     # -- the incremental evaluation ----------------------------------------------------------
 
     def _advance(self) -> tuple[Delta[PointKey, IndicatorPoint], list[str]]:
@@ -289,8 +457,10 @@ class ContractEngine:
         finals: list[str] = []
         measures = []
         clocks: dict[ClockKey, OpenClock] = {}
+        changed_from: dict[str, datetime | None] = {}
         for group, service in self._services.items():
             service.apply(touched.get(group, ()))
+            changed_from[service.service_id] = service.dirty
             tails = {tail.key: tail for tail in service.series(last)}
             for tail in tails.values():
                 if tail.key not in self._series:
@@ -311,8 +481,29 @@ class ContractEngine:
                     ):
                         clocks[clock.key] = clock
         self._outcomes = {row.key: row for row in settle(self.contract, measures)}
-        self._clocks = clocks
+        self._forecast(touched, changed_from)
+        self._clocks = self.breach_forecast.annotate(clocks, last, self._history, self._loads)
         return Delta(tuple(upserts), tuple(deletes)), finals
+
+    def _forecast(
+        self,
+        touched: dict[tuple[str, ItemKind], set[str]],
+        changed_from: dict[str, datetime | None],
+    ) -> None:
+        """The breach model's cases follow the touched items and the load that moved."""
+        histories = {
+            self._services[group].service_id: [
+                self._services[group].items[item_id] for item_id in sorted(ids)
+            ]
+            for group, ids in touched.items()
+        }
+        self.breach_forecast.update(histories, self._loads, changed_from)
+
+    def _history(self, service_id: str, item_id: str) -> ItemHistory | None:
+        for service in self._services.values():
+            if service.service_id == service_id:
+                return service.items.get(item_id)
+        return None
 
     def _emit(
         self,

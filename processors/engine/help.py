@@ -26,4 +26,9 @@ INDICATOR_HELP: dict[str, str] = {
     "gauge_value": "The threshold KPI's gauge at its sample instant.",
     "within_bound": "1 when the threshold KPI's gauge is within its bound, else 0.",
     "volume_to_date": "Events counted in the current period so far.",
+    "events": "Events received since the previous sample (by event time).",
+    "share_missing_priority": "Share of the events since the previous sample that carry no "
+    "priority.",
+    "share_missing_assignee": "Share of the events since the previous sample that carry no "
+    "assignee.",
 }

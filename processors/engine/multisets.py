@@ -111,3 +111,32 @@ class InstantMultiset:
 
     def __len__(self) -> int:
         return len(self._sorted)
+
+
+class CountedSpanMultiset(SpanMultiset):
+    """A ``SpanMultiset`` that also answers how many spans contain any instant, by bisection
+    (the open-backlog family: the breach model's backlog feature at an arbitrary instant)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._starts: SortedList[datetime] = SortedList()
+        self._ends: SortedList[datetime] = SortedList()
+
+    def add(self, owner: str, spans: Sequence[SpanElement]) -> None:
+        super().add(owner, spans)
+        for start, end, _ in spans:
+            self._starts.add(start)
+            if end is not None:
+                self._ends.add(end)
+
+    def retract(self, owner: str) -> None:
+        for end, start, _, _, _ in self._owned.get(owner, ()):
+            self._starts.remove(start)
+            self._ends.remove(end)
+        for key in self._owned_unbounded.get(owner, ()):
+            self._starts.remove(self._unbounded[key][0])
+        super().retract(owner)
+
+    def count_containing(self, instant: datetime) -> int:
+        """How many spans ``[start, end)`` contain ``instant``."""
+        return int(self._starts.bisect_right(instant)) - int(self._ends.bisect_right(instant))

@@ -34,6 +34,7 @@ def read_open_clocks(
             contract=contract.contract,
             kpi=kpi.id,
             service=service_id,
+            source=item.source,
             item_id=item.item_id,
             priority=None if priority is None else str(priority),
             status=reading.status.value,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from outcome_pulse.processors.contract import (
     Contract,
+    DataQualityKpi,
     KpiBase,
     RatioKpi,
     Service,
@@ -41,10 +42,24 @@ from outcome_pulse.processors.engine.contribution import (
 from outcome_pulse.processors.engine.grid import SampleGrid
 from outcome_pulse.processors.engine.indicators.backlog import count_spans
 from outcome_pulse.processors.engine.indicators.backlog_age import age_percentiles
+from outcome_pulse.processors.engine.indicators.data_quality import (
+    quality_families,
+    quality_series,
+)
 from outcome_pulse.processors.engine.indicators.flow import count_in_slices, ratios
-from outcome_pulse.processors.engine.kpis import ratio, threshold, time_to_target, trend
+from outcome_pulse.processors.engine.kpis import (
+    data_quality,
+    ratio,
+    threshold,
+    time_to_target,
+    trend,
+)
 from outcome_pulse.processors.engine.kpis.measure import periods_of
-from outcome_pulse.processors.engine.multisets import InstantMultiset, SpanMultiset
+from outcome_pulse.processors.engine.multisets import (
+    CountedSpanMultiset,
+    InstantMultiset,
+    SpanMultiset,
+)
 from outcome_pulse.processors.engine.to_date import ToDateWindows, prefix
 from outcome_pulse.processors.errors import EngineStateError
 from outcome_pulse.processors.item_history import ItemHistory
@@ -78,7 +93,7 @@ class ServiceState:
         self.plan = FamilyPlan.of(contract, self.kpis, self.orders)
         self.items: dict[str, ItemHistory] = {}
         self.contributions: dict[str, Contribution] = {}
-        self.spans: dict[FamilyKey, SpanMultiset] = {}
+        self.spans: dict[FamilyKey, SpanMultiset] = {open_family(None): CountedSpanMultiset()}
         self.instants: dict[FamilyKey, InstantMultiset] = {}
         self.open_clock_items: dict[str, set[str]] = {k.id: set() for k in self.plan.clock_kpis}
         self.first: datetime | None = None
@@ -113,13 +128,16 @@ class ServiceState:
         their contribution after ``watermark``. Their contributions stay in the aggregators, so
         no row changes; a later event for one needs ``restore`` first."""
         dropped = 0
-        for item_id in list(self.items):  # the items not compacted yet: open work, and recent
-            if not _settled(self.contributions[item_id], watermark):
-                continue
+        for item_id in self.compactable(watermark):
             del self.items[item_id]
             self.compacted.add(item_id)
             dropped += 1
         return dropped
+
+    def compactable(self, watermark: datetime) -> list[str]:
+        """The items ``compact`` drops at ``watermark``."""
+        # the items not compacted yet: open work, and recent
+        return [i for i in self.items if _settled(self.contributions[i], watermark)]
 
     def restore(self, item_id: str, history: ItemHistory) -> None:
         """Put a compacted item's event set back (its contribution is unchanged by it)."""
@@ -191,6 +209,8 @@ class ServiceState:
                 self.instants.setdefault((name, kpi.id), InstantMultiset())
         for key, _ in self.plan.selectors:
             self.instants.setdefault(key, InstantMultiset())
+        for key in quality_families(self.plan.quality_items):
+            self.instants.setdefault(key, InstantMultiset())
 
     # -- series ----------------------------------------------------------------------------------
 
@@ -256,6 +276,10 @@ class ServiceState:
                 _floats(count_in_slices(grid, lo, self.instants[REASSIGNMENTS])),
             ),
         ]
+        out.extend(
+            self._tail(SERVICE_WIDE, name, grid, lo, values)
+            for name, values in quality_series(grid, lo, self.instants)
+        )
         if self.orders or self.has_due_dates:
             if not self._overdue_emitted:  # a new series: all of it
                 lo, start = 0, grid[0]
@@ -280,6 +304,8 @@ class ServiceState:
             named = ratio.series(kpi, grid, lo, self.instants, self.windows)
         elif isinstance(kpi, TrendKpi):
             named = trend.series(kpi, grid, lo, self.instants, self.windows)
+        elif isinstance(kpi, DataQualityKpi):
+            named = data_quality.series(kpi, grid, lo, self.instants, self.windows)
         else:
             return []
         return [self._tail(kpi.id, name, grid, lo, values) for name, values in named]
@@ -343,6 +369,8 @@ class ServiceState:
                         kpi, sid, periods, watermark, self.instants, self.first, last, self.zone
                     )
                 )
+            elif isinstance(kpi, DataQualityKpi):
+                out.extend(data_quality.measures(kpi, sid, periods, watermark, self.instants))
         return out
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -14,11 +16,15 @@ from rich.table import Table
 
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.errors import ConfigError, SuspiciousInput
+from outcome_pulse.processors.forecast.drift import DriftSignal
+from outcome_pulse.processors.forecast.open_clocks import BreachPrediction, grid_predictions
+from outcome_pulse.processors.forecast.period_forecast import PeriodForecast
 from outcome_pulse.processors.measurements import PeriodOutcome
 from outcome_pulse.processors.periods import period_label
 from outcome_pulse.processors.quantities import format_share
 from outcome_pulse.processors.vocabulary import OutcomeStatus
 from outcome_pulse.streams.bootstrap import load_settings
+from outcome_pulse.streams.cli.alerts_report import print_alert_quality, write_alerts
 from outcome_pulse.streams.cli.contract import load_or_exit
 from outcome_pulse.streams.cli.output import output_console
 from outcome_pulse.streams.drivers.backtest import (
@@ -27,6 +33,8 @@ from outcome_pulse.streams.drivers.backtest import (
     backtest_file,
     write_outputs,
 )
+from outcome_pulse.streams.drivers.backtest_spool import spool_directory
+from outcome_pulse.streams.drivers.forecast_files import drift_of, forecasts_of, write_rows
 from outcome_pulse.streams.file_import.mapping import RecordMapping, load_mapping
 from outcome_pulse.streams.file_import.rejections import parse_max_share, top_reasons
 
@@ -45,6 +53,7 @@ SUSPICIOUS_INPUT_EXIT = 3
 
 
 def backtest(
+    ctx: typer.Context,
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines export (.gz ok)")
     ],
@@ -65,6 +74,40 @@ def backtest(
         bool, typer.Option(help="monthly KPIs as a year x month grid, with credits per year")
     ] = False,
     max_dead_letters: MaxDeadLetters = None,
+    alerts: Annotated[
+        bool,
+        typer.Option(
+            "--alerts",
+            help="evaluate the alert rules and print their quality per KPI (first alert of each "
+            "rule before every missed period, its lead time, false alarms, precision, recall)",
+        ),
+    ] = False,
+    alerts_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="evaluate the alert rules and write their episodes to this file (CSV)",
+            dir_okay=False,
+        ),
+    ] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            help="write each open clock's breach probability at every sample instant (CSV)",
+            dir_okay=False,
+        ),
+    ] = None,
+    forecasts: Annotated[
+        Path | None,
+        typer.Option(
+            help="write each KPI's running-period forecast once a day (CSV)", dir_okay=False
+        ),
+    ] = None,
+    drift: Annotated[
+        Path | None,
+        typer.Option(
+            help="write the drift signals of the leading indicators (CSV)", dir_okay=False
+        ),
+    ] = None,
 ) -> None:
     """Evaluate CONTRACT over FILE with no Kafka and no database (the embedded mode).
 
@@ -75,13 +118,34 @@ def backtest(
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format: expected csv or parquet, got {fmt!r}")
     terms = load_or_exit(contract)
-    result = run_backtest(file, mapping, terms, limit=limit, max_dead_letters=max_dead_letters)
+    result = run_backtest(
+        file,
+        mapping,
+        terms,
+        limit=limit,
+        max_dead_letters=max_dead_letters,
+        alerts=alerts or alerts_file is not None,
+        spool=ctx.with_resource(spool_directory()),  # removed when the command ends
+        # the predictions and forecasts read every item's history: no compaction then
+        keep_histories=predictions is not None or forecasts is not None,
+    )
     print_input(result)
     if matrix:
         print_matrix(result.contract, result.outcomes())
-    else:
+    elif not alerts:
         print_result(result)
+    if alerts:
+        print_alert_quality(_out, result.contract, result.outcomes(), result.alerts)
+    if alerts_file is not None:
+        written = write_alerts(alerts_file, result.alerts)
+        _out.print(f"wrote {len(result.alerts):,} alerts to {written}", markup=False)
     print_coverage(result)
+    if predictions is not None:
+        write_predictions(result, predictions)
+    if forecasts is not None:
+        _write(forecasts, PeriodForecast, forecasts_of(result, timedelta(days=1)), "forecasts")
+    if drift is not None:
+        _write(drift, DriftSignal, drift_of(result), "drift signals")
     if out is not None:
         fmt_: OutputFormat = "parquet" if fmt == "parquet" else "csv"
         for path in write_outputs(result, out, fmt_):
@@ -105,8 +169,12 @@ def run_backtest(
     *,
     limit: int | None = None,
     max_dead_letters: str | None = None,
+    alerts: bool = False,
+    spool: Path | None = None,
+    keep_histories: bool = False,
 ) -> BacktestResult:
-    """Map FILE and evaluate; errors on stderr with exit 1 (config) or 3 (suspicious input)."""
+    """Map FILE and evaluate; errors on stderr with exit 1 (config) or 3 (suspicious input).
+    ``spool``: where the events and points go instead of memory (``backtest_file``)."""
     max_share = max_share_or_exit(max_dead_letters)
     try:
         record_mapping = load_mapping(mapping)
@@ -114,7 +182,16 @@ def run_backtest(
         _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     try:
-        return _evaluate(file, record_mapping, terms, limit, max_share)
+        return _evaluate(
+            file,
+            record_mapping,
+            terms,
+            limit,
+            max_share,
+            alerts=alerts,
+            spool=spool,
+            keep_histories=keep_histories,
+        )
     except SuspiciousInput as exc:
         _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(SUSPICIOUS_INPUT_EXIT) from None
@@ -124,7 +201,15 @@ def run_backtest(
 
 
 def _evaluate(
-    file: Path, record_mapping: RecordMapping, terms: Contract, limit: int | None, max_share: float
+    file: Path,
+    record_mapping: RecordMapping,
+    terms: Contract,
+    limit: int | None,
+    max_share: float,
+    *,
+    alerts: bool = False,
+    spool: Path | None = None,
+    keep_histories: bool = False,
 ) -> BacktestResult:
     with Progress(
         TextColumn("{task.description}"),
@@ -151,6 +236,9 @@ def _evaluate(
             on_read=on_read,
             on_progress=on_progress,
             max_dead_letter_share=max_share,
+            alerts=alerts,
+            spool=spool,
+            keep_histories=keep_histories,
         )
 
 
@@ -177,12 +265,27 @@ def print_coverage(result: BacktestResult) -> None:
         _out.print(f"{label}: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
+def write_predictions(result: BacktestResult, path: Path) -> None:
+    assert result.engine is not None
+    rows = grid_predictions(result.contract, result.engine.service_items())
+    _write(path, BreachPrediction, rows, "predictions")
+
+
+def _write(path: Path, kind: type, rows: Iterable[Any], what: str) -> None:
+    try:
+        count = write_rows(path, kind, rows)
+    except ConfigError as exc:
+        _err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    _out.print(f"wrote {path} ({count:,} {what})", markup=False, highlight=False)
+
+
 def print_result(result: BacktestResult) -> None:
     contract = result.contract
     _out.print(
         f"{result.events:,} events evaluated ({result.duplicates:,} duplicates ignored, "
         f"{result.unmonitored:,} of other services, {len(result.late):,} late beyond the allowed "
-        f"lateness), {len(result.evaluation.points):,} indicator points",
+        f"lateness), {result.point_count():,} indicator points",
         markup=False,
         highlight=False,
     )

@@ -38,8 +38,19 @@ def demo(
     ] = 600,
 ) -> None:
     """Bring the stack up, start a worker, replay a real log, and show what arrived."""
-    from outcome_pulse.sinks.queries import monitor_progress, period_outcomes, source_summary
+    from outcome_pulse.sinks.queries import (
+        alert_episodes,
+        monitor_progress,
+        period_forecasts,
+        period_outcomes,
+        source_summary,
+    )
     from outcome_pulse.streams.cli.backtest import print_outcomes
+    from outcome_pulse.streams.cli.demo_views import (
+        print_alerts,
+        print_forecasts,
+        print_where_to_look,
+    )
     from outcome_pulse.streams.cli.pipeline import replay_with_progress
     from outcome_pulse.streams.cli.processes import run_stack_script, start_worker, stop_worker
     from outcome_pulse.streams.contract_files import example_contract_path, load_contract
@@ -81,6 +92,17 @@ def demo(
     console.print(
         f"  the same, with no Kafka and no database: pulse backtest {path} --mapping {dataset} "
         f"--contract {contract_path}"
+    )
+    console.rule(f"6. contract {contract.contract}: forecasts and alerts from the database")
+    print_forecasts(console, contract, period_forecasts(settings.dsn, contract.contract))
+    print_alerts(console, alert_episodes(settings.dsn, contract.contract))
+    console.rule("7. dashboards and the evidence report")
+    print_where_to_look(
+        console,
+        contract,
+        contract_path,
+        settings.alertmanager,
+        f"127.0.0.1:{settings.pg_port}",
     )
 
 

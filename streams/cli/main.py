@@ -7,6 +7,7 @@ import sys
 import typer
 
 from outcome_pulse.processors.errors import PulseError
+from outcome_pulse.streams.cli.alerts import alerts_app
 from outcome_pulse.streams.cli.backtest import backtest
 from outcome_pulse.streams.cli.baseline import baseline
 from outcome_pulse.streams.cli.console import err
@@ -27,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(contract_app, name="contract")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(alerts_app, name="alerts")
 app.command("backtest")(backtest)
 app.command()(worker)
 app.command()(replay)

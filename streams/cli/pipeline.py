@@ -29,13 +29,23 @@ def worker(
         list[Path] | None,
         typer.Option(help="monitor this contract (repeatable; default: PULSE_CONTRACTS)"),
     ] = None,
+    deliver_historic: Annotated[
+        bool,
+        typer.Option(
+            "--deliver-historic",
+            help="also post alerts of replayed history to Alertmanager (default: recorded in "
+            "pulse_alerts only, nobody is paged for the past)",
+        ),
+    ] = False,
 ) -> None:
-    """Run a faust worker: validate events, keep item states, write them to the database, and
-    evaluate the monitored contracts."""
+    """Run a faust worker: validate events, keep item states, write them to the database,
+    evaluate the monitored contracts and their alert rules, and post alerts to Alertmanager."""
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
     if contract:
         settings = settings.model_copy(update={"contracts": ",".join(str(p) for p in contract)})
+    if deliver_historic:
+        settings = settings.model_copy(update={"alert_deliver_historic": True})
     run_worker(settings, loglevel=loglevel)
 
 

@@ -16,7 +16,7 @@ stack_app = typer.Typer(
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 
-Service = Annotated[str, typer.Argument(help="kafka, postgres or all")]
+Service = Annotated[str, typer.Argument(help="kafka, postgres, alertmanager, prometheus or all")]
 
 
 def _stack(action: str, service: str) -> None:
@@ -32,7 +32,7 @@ def _stack(action: str, service: str) -> None:
 
 @stack_app.command("up")
 def stack_up(service: Service = "all") -> None:
-    """Install what is missing and start Kafka and PostgreSQL (idempotent)."""
+    """Install what is missing and start Kafka, PostgreSQL, Alertmanager and Prometheus."""
     _stack("up", service)
 
 
@@ -76,10 +76,15 @@ def topics_create() -> None:
 def db_migrate() -> None:
     """Create or update the schema (hypertables with TimescaleDB, partitions otherwise)."""
     from outcome_pulse.sinks.schema import migrate
+    from outcome_pulse.sinks.shard_fence import ensure_shards
 
     settings = load_settings()
     report = migrate(settings.dsn, retention=settings.retention_policy)
+    ensure_shards(settings.dsn, settings.evaluation_partitions)
     flavour = "TimescaleDB" if report.timescaledb else "plain PostgreSQL"
-    console.print(f"schema version {report.version} on {flavour}")
+    console.print(
+        f"schema version {report.version} on {flavour}; "
+        f"{settings.evaluation_partitions} evaluation shard(s)"
+    )
     for action in report.actions:
         console.print(f"  {action}")

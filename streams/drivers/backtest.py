@@ -11,23 +11,29 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from outcome_pulse.processors.alerting.engine_inputs import alert_inputs
+from outcome_pulse.processors.alerting.episodes import AlertEpisode
+from outcome_pulse.processors.alerting.evaluate import evaluate_alerts
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.coverage import CoverageWarning, coverage_warnings
+from outcome_pulse.processors.engine.results import PointKey
 from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.processors.evaluation import ContractEvaluation, Evaluation
 from outcome_pulse.processors.lifecycle import ItemEvent
 from outcome_pulse.processors.measurements import (
+    Delta,
     IndicatorPoint,
     LateEvent,
     OpenClock,
     PeriodOutcome,
 )
+from outcome_pulse.streams.drivers.backtest_spool import EventSpool, PointSpool
 from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
 from outcome_pulse.streams.file_import.mapping import RecordMapping
 from outcome_pulse.streams.file_import.rejections import DEFAULT_MAX_SHARE, check_rejections
@@ -35,6 +41,7 @@ from outcome_pulse.streams.wire.events import EventEnvelope
 
 OutputFormat = Literal["csv", "parquet"]
 _BATCH = 5000
+_COMPACT_EVERY = 50_000
 
 
 @dataclass(frozen=True)
@@ -47,12 +54,26 @@ class BacktestResult:
     late: tuple[LateEvent, ...]
     mapped: MappedFile | None = None
     coverage: tuple[CoverageWarning, ...] = ()
+    alerts: tuple[AlertEpisode, ...] = ()
+    spooled: PointSpool | None = None
+    """The points, when the backtest spooled them (``evaluation.points`` is then empty)."""
+    engine: ContractEvaluation | None = None
+    """The evaluation the result came from (its item histories feed the forecasts)."""
 
     def outcomes(self) -> list[PeriodOutcome]:
         return sorted(self.evaluation.outcomes.values(), key=lambda o: (o.kpi, o.period_start))
 
     def points(self) -> list[IndicatorPoint]:
-        return sorted(self.evaluation.points.values(), key=lambda p: p.key)
+        return list(self.iter_points())
+
+    def iter_points(self) -> Iterator[IndicatorPoint]:
+        """The points by key, read from the spool when there is one."""
+        if self.spooled is not None:
+            return self.spooled.points()
+        return iter(sorted(self.evaluation.points.values(), key=lambda p: p.key))
+
+    def point_count(self) -> int:
+        return len(self.spooled) if self.spooled is not None else len(self.evaluation.points)
 
 
 def item_events(envelopes: Iterable[EventEnvelope]) -> list[tuple[ItemEvent, int]]:
@@ -61,34 +82,105 @@ def item_events(envelopes: Iterable[EventEnvelope]) -> list[tuple[ItemEvent, int
 
 def backtest_events(
     contract: Contract,
-    events: Sequence[tuple[ItemEvent, int]],
+    events: Sequence[tuple[ItemEvent, int]] | EventSpool,
     *,
     batch: int = _BATCH,
     on_progress: Callable[[int], None] | None = None,
+    compact_every: int | None = _COMPACT_EVERY,
+    alerts: bool = False,
+    points: PointSpool | None = None,
 ) -> BacktestResult:
     """Feed ``events`` in their order, ``batch`` at a time, as the streaming monitor's rounds:
     arrival order decides which events are late beyond the allowed lateness, and each late event
-    names the final rows its round corrected, as the monitor records them."""
+    names the final rows its round corrected, as the monitor records them; then evaluate (with
+    ``alerts``: the alert rules too, over the whole history, as the streaming monitor evaluates
+    them: the item rule reads the engine's risk crossings, which compaction keeps).
+
+    Every ``compact_every`` events (None: never) the evaluation drops the event sets of the items
+    done with (``ContractEngine.compact``), as the monitor does after each round, so memory
+    follows open work rather than the whole input; an event for such an item gets the item's
+    events seen before it back first (from ``events``), so the result is the same.
+
+    ``events`` may be an ``EventSpool`` (the input on disk, read a batch at a time), and
+    ``points`` a ``PointSpool``: every advance's changed points go there instead of being
+    held, and the result's points are read back from it (``BacktestResult.iter_points``)."""
     evaluation = ContractEvaluation(contract)
     duplicates = unmonitored = 0
     late: list[LateEvent] = []
+    seen = events if isinstance(events, EventSpool) else _SeenByItem(events)
+    keep: Callable[[Delta[PointKey, IndicatorPoint]], None] = (
+        _held if points is None else points.apply
+    )
+    next_compaction = compact_every
     for start in range(0, len(events), batch):
         chunk = events[start : start + batch]
+        missing = evaluation.missing_histories(chunk)
+        if missing:
+            evaluation.restore(seen.before(missing, start))
         if evaluation.late_in(chunk):
             # A round with late events: its rows before and after name what they corrected.
-            evaluation.catch_up()
+            keep(evaluation.catch_up())
             step = evaluation.step(chunk)
+            keep(step.points)
             observed = step.observed
             late.extend(step.late)
         else:
             observed = evaluation.observe(chunk)
         duplicates += observed.duplicates
         unmonitored += observed.unmonitored
+        if next_compaction is not None and compact_every and start + batch >= next_compaction:
+            keep(evaluation.catch_up())
+            evaluation.compact()
+            next_compaction += compact_every
         if on_progress is not None:
             on_progress(min(start + batch, len(events)))
-    result = evaluation.evaluate()
+    if points is None:
+        result = evaluation.evaluate()
+    else:
+        points.apply(evaluation.catch_up())
+        result = Evaluation({}, evaluation.outcomes, evaluation.open_clocks)
     new = len(events) - duplicates - unmonitored
-    return BacktestResult(contract, result, new, duplicates, unmonitored, tuple(late))
+    episodes: tuple[AlertEpisode, ...] = ()
+    if alerts:
+        held = result.points.values() if points is None else points.points()
+        inputs = alert_inputs(evaluation, held)
+        episodes = () if inputs is None else tuple(evaluate_alerts(contract, inputs))
+    return BacktestResult(
+        contract,
+        result,
+        new,
+        duplicates,
+        unmonitored,
+        tuple(late),
+        None,
+        alerts=episodes,
+        spooled=points,
+        engine=evaluation,
+    )
+
+
+def _held(delta: Delta[PointKey, IndicatorPoint]) -> None:
+    """The in-memory backtest: the engine holds the points (``evaluate`` returns them)."""
+
+
+class _SeenByItem:
+    """Where each item's events are in the input, found when first asked (a compacted item's
+    events are read back from the input, as the monitor reads them from ``pulse_events``)."""
+
+    def __init__(self, events: Sequence[tuple[ItemEvent, int]]) -> None:
+        self._events = events
+        self._positions: dict[tuple[str, str], list[int]] | None = None
+
+    def before(self, items: Sequence[tuple[str, str]], stop: int) -> list[tuple[ItemEvent, int]]:
+        """The events of these ``(source, item_id)`` items at input positions before ``stop``."""
+        if self._positions is None:
+            self._positions = {}
+            for position, (event, _) in enumerate(self._events):
+                self._positions.setdefault((event.source, event.item_id), []).append(position)
+        out: list[tuple[ItemEvent, int]] = []
+        for item in items:
+            out.extend(self._events[p] for p in self._positions.get(item, ()) if p < stop)
+        return out
 
 
 def backtest_file(
@@ -100,9 +192,18 @@ def backtest_file(
     on_read: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     max_dead_letter_share: float = DEFAULT_MAX_SHARE,
+    alerts: bool = False,
+    spool: Path | None = None,
+    keep_histories: bool = False,
 ) -> BacktestResult:
     """Map ``path`` and evaluate ``contract`` over it; ``SuspiciousInput`` when more than
-    ``max_dead_letter_share`` of the records are dead letters (nothing is evaluated then)."""
+    ``max_dead_letter_share`` of the records are dead letters (nothing is evaluated then).
+
+    ``spool``: a directory (see ``backtest_spool.spool_directory``) where the events and the
+    indicator points go instead of memory; it must outlive the result (its points are read
+    from there). ``keep_histories``: never compact, so the result's ``engine.service_items()``
+    holds every item's history (the breach predictions and period forecasts over history read
+    them)."""
     mapped = map_file(path, mapping, limit=limit, progress=on_read)
     check_rejections(mapped, max_dead_letter_share)
     sources = {svc.source for svc in contract.services.values()}
@@ -112,8 +213,22 @@ def backtest_file(
             f"{contract.contract!r} measures sources {', '.join(sorted(sources))}; choose the "
             "contract written for this export"
         )
-    events = item_events(mapped.events)
-    result = backtest_events(contract, events, on_progress=on_progress)
+    events: list[tuple[ItemEvent, int]] | EventSpool
+    if spool is None:
+        events = item_events(mapped.events)
+        points = None
+    else:
+        events = EventSpool(spool / "events.sqlite")
+        events.extend((e.to_item_event(), e.sequence or 0) for e in mapped.events)
+        points = PointSpool(spool / "points.sqlite")
+    result = backtest_events(
+        contract,
+        events,
+        on_progress=on_progress,
+        alerts=alerts,
+        points=points,
+        compact_every=None if keep_histories else _COMPACT_EVERY,
+    )
     coverage = coverage_warnings(contract, (e for e, _ in events), result.outcomes())
     return BacktestResult(
         contract,
@@ -124,6 +239,9 @@ def backtest_file(
         result.late,
         mapped,
         tuple(coverage),
+        result.alerts,
+        spooled=result.spooled,
+        engine=result.engine,
     )
 
 
@@ -137,6 +255,8 @@ def _row(record: Any) -> dict[str, Any]:
             out[key] = value.isoformat()
         elif isinstance(value, tuple):
             out[key] = json.dumps(list(value))
+        elif isinstance(value, dict):
+            out[key] = json.dumps(value, ensure_ascii=False, sort_keys=True)
         else:
             out[key] = value
     return out
@@ -148,12 +268,14 @@ def write_outputs(result: BacktestResult, directory: Path, fmt: OutputFormat = "
     directory.mkdir(parents=True, exist_ok=True)
     written = [
         _write(directory / f"outcomes.{fmt}", PeriodOutcome, result.outcomes(), fmt),
-        _write(directory / f"indicators.{fmt}", IndicatorPoint, result.points(), fmt),
+        _write(directory / f"indicators.{fmt}", IndicatorPoint, result.iter_points(), fmt),
     ]
     clocks = sorted(result.evaluation.open_clocks.values(), key=lambda c: c.key)
     written.append(_write(directory / f"open_clocks.{fmt}", OpenClock, clocks, fmt))
     if result.late:
         written.append(_write(directory / f"late_events.{fmt}", LateEvent, list(result.late), fmt))
+    if result.alerts:
+        written.append(_write(directory / f"alerts.{fmt}", AlertEpisode, list(result.alerts), fmt))
     if result.mapped is not None and result.mapped.dead_letters:
         target = directory / "dead_letters.jsonl"
         with target.open("w", encoding="utf-8") as out:
@@ -169,13 +291,17 @@ def write_outputs(result: BacktestResult, directory: Path, fmt: OutputFormat = "
     return written
 
 
-def _write(path: Path, kind: type, rows: Sequence[Any], fmt: OutputFormat) -> Path:
+def _write(path: Path, kind: type, rows: Iterable[Any], fmt: OutputFormat) -> Path:
     columns = [f.name for f in fields(kind)]
     if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist([asdict(row) for row in rows], schema=_schema(kind))
+        plain = [
+            {k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()}
+            for row in map(asdict, rows)
+        ]
+        table = pa.Table.from_pylist(plain, schema=_schema(kind))
         pq.write_table(table, path)
         return path
     with path.open("w", newline="", encoding="utf-8") as out:
@@ -200,9 +326,12 @@ def _schema(kind: type) -> Any:
         "started_at": when,
         "breach_at": when,
         "as_of": when,
+        "fired_at": when,
+        "resolved_at": when,
         "elapsed_seconds": pa.float64(),
         "target_seconds": pa.float64(),
         "share_used": pa.float64(),
+        "breach_probability": pa.float64(),
         "at_risk": pa.bool_(),
         "breached": pa.bool_(),
         "value": pa.float64(),

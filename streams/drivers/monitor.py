@@ -1,24 +1,51 @@
 """The streaming driver of the contract evaluation: stored events in, measurements out.
 
 The ingest agent stores every accepted event in ``pulse_events`` and, in the same statement, adds
-the new ones to ``pulse_monitor_inbox``. The monitor runs on one worker at a time (the faust
-leader; a lease row in the database makes sure of it even while leadership moves) and, every
-``monitor_interval`` seconds, in one transaction:
+the new ones to ``pulse_monitor_inbox``. A ``ContractMonitor`` evaluates a set of contracts; in
+the worker, there is one per evaluation shard the worker holds (``streams/drivers/shards.py``:
+Kafka's group assigns the shards, a fence row per shard refuses a stale owner), each with the
+shard's contracts and inbox. Used alone, it runs under the one-row lease of ``store.tick()``.
+Every ``monitor_interval`` seconds, in one transaction:
 
-1. takes the inbox (up to a limit), applies its events to each contract's ``ContractEvaluation``,
-2. writes the indicator points and period outcomes that changed, and the late events,
-3. deletes the inbox rows it applied.
+1. reads each Kafka partition's progress (``pulse_partition_progress``, written by the sink with
+   the events), then takes the inbox (up to a limit), and applies its events to each contract's
+   ``ContractEvaluation`` with the input's event-time frontier: the minimum over the partitions
+   that are not idle (``processors.partition_progress``), so a partition running ahead does not
+   make a slow one's events late. Progress is read first, so every event it counts is in this
+   inbox or an earlier one; a full inbox batch caps the frontier at its latest event time;
+2. writes the indicator points and period outcomes that changed, the late events, and the
+   frontier and watermark (``pulse_contract_watermarks``). A round without new events still
+   runs when the frontier moved (a partition went idle): the rows it made final are written;
+3. evaluates the contract's alert rules (``processors.alerting``) over the new evaluation and
+   writes the alert episodes that changed (``pulse_alerts``), then hands them to the alert
+   delivery (Alertmanager) when one is configured,
+4. deletes the inbox rows it applied.
+
+With each round it also replaces the contract's forecasting rows (schema v4): the running
+periods' forecasts at the latest event time (``pulse_period_forecasts``) and the drift signals
+of the leading indicators (``pulse_drift_signals``), the same rows ``pulse backtest --forecasts
+--drift`` gives at the end of the same events (``streams.drivers.forecast_rows``); the open
+clocks carry their breach probabilities, and the riskiest are exported as gauges
+(``sinks.risk_metrics``).
 
 After each round the evaluations drop the event sets of the items they are done with
 (``ContractEngine.compact``): memory follows open work. An inbox event for such an item (a late
 one, or a ticket closed weeks after it was resolved) makes the round read that item's stored
 events back first (``MonitorTick.item_events``), so it is applied exactly.
 
-On its first tick, after another worker held the lease, or after any failure, it rebuilds every
-evaluation from all stored events of the contracts' sources and rewrites the contracts' rows.
-With no contract it still runs, only clearing the inbox. The
-evaluation depends only on the set of events, so a rebuild, a re-read inbox row or a duplicate
-changes nothing: the rows always equal what the backtest computes from the same events.
+On its first tick (a shard just claimed), after another worker held the lease, or after any
+failure, it starts over: each contract's evaluation is loaded from its engine checkpoint
+(``pulse_engine_checkpoints``, ``engine_checkpoint``; the shard's latest generation) and brought
+up to date with the events the shard applied since (``pulse_monitor_applied``: the inbox rows a
+round clears move there in the same statement), or, without a usable checkpoint (none, another
+contract version or engine code: logged and counted), rebuilt from all stored events of the
+contract's sources and its rows rewritten. A round writes new checkpoints of every contract of
+the shard when it rebuilt one, and otherwise every ``checkpoint_every``, emptying the shard's
+``pulse_monitor_applied`` rows in the same transaction, under the shard's claim; so a start costs
+loading the checkpoints and the events of at most that long, not the whole history. With no
+contract it still runs, only clearing the inbox. The evaluation depends only on the set of
+events, so a rebuild, a resumed checkpoint, a re-read inbox row or a duplicate changes nothing:
+the rows always equal what the backtest computes from the same events.
 
 The evaluation is CPU work of seconds on large histories; it runs in a thread so the worker's event
 loop keeps consuming and heartbeating.
@@ -29,17 +56,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 
+from outcome_pulse.processors.alerting.engine_inputs import alert_inputs
+from outcome_pulse.processors.alerting.episodes import AlertEpisode
+from outcome_pulse.processors.alerting.evaluate import evaluate_alerts
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.evaluation import ContractEvaluation
 from outcome_pulse.processors.lifecycle import ItemEvent
+from outcome_pulse.processors.measurements import LateEvent, diff
+from outcome_pulse.processors.partition_progress import Hold, event_time_frontier
 from outcome_pulse.sinks.contract_registry import contract_rows
 from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
-from outcome_pulse.sinks.monitor_store import MonitorStore, MonitorTick
+from outcome_pulse.sinks.monitor_store import InboxBatch, MonitorStore, MonitorTick
+from outcome_pulse.sinks.risk_metrics import ItemRiskGauges
+from outcome_pulse.streams.drivers.engine_checkpoint import fingerprint, freeze, thaw
+from outcome_pulse.streams.drivers.forecast_rows import ForecastRows
 
 log = logging.getLogger(__name__)
+
+# Per (topic, partition) of the events topic, the records the worker group has not committed
+# (``HOLD``: the broker could not be asked).
+Backlog = Callable[[], Awaitable[Mapping[tuple[str, int], int] | Hold]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +91,11 @@ class TickReport:
     points_written: int
     outcomes_written: int
     late_events: int
+    alerts_written: int = 0
+    resumed: int = 0
+    """Contracts loaded from their checkpoints (a start; the others were rebuilt)."""
+    ignored_checkpoints: tuple[str, ...] = ()
+    """Why each checkpoint found but not loaded was ignored ("fingerprint", "unreadable")."""
 
 
 class ContractMonitor:
@@ -58,8 +105,26 @@ class ContractMonitor:
         store: MonitorStore,
         *,
         gauges: IndicatorGauges | None = None,
+        risks: ItemRiskGauges | None = None,
         inbox_limit: int = 50_000,
+        idle_partition: timedelta = timedelta(seconds=30),
+        ticks: Callable[[], AbstractAsyncContextManager[MonitorTick]] | None = None,
+        on_alerts: Callable[[str, Sequence[AlertEpisode], datetime | None], None] | None = None,
+        backlog: Backlog | None = None,
+        checkpoint_every: timedelta | None = timedelta(minutes=5),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``backlog``: asks the broker, each round, how many records of each events partition
+        the worker group has not committed (``streams/kafka/group_backlog.py``); a partition
+        with a backlog is never idle (None: not asked, the sink's ``caught_up`` alone decides).
+        ``checkpoint_every``: how often a round writes the engine checkpoints (None: never
+        written nor loaded, every start rebuilds); ``clock`` times it.
+        ``ticks``: where the rounds' transactions come from; by default ``store.tick()``
+        (under the lease). The sharded monitor passes one evaluation shard's ticks
+        (``store.shard_tick``), which fence instead (``streams/drivers/shards.py``).
+        ``on_alerts``: called with each contract's id, its current alert episodes and the
+        event time they were evaluated up to, after they were committed (the alert delivery
+        queues them)."""
         self.contracts = list(contracts)
         if isinstance(store, str):  # the signature before the composition root took a DSN
             raise TypeError(
@@ -68,8 +133,20 @@ class ContractMonitor:
             )
         self.store = store
         self.gauges = gauges
+        self.risks = risks
         self.inbox_limit = inbox_limit
+        self.idle_partition = idle_partition
+        self.checkpoint_every = checkpoint_every
+        self._clock = clock
+        self._checkpointed_at: float | None = None
+        self._recorded: dict[str, tuple[datetime, datetime, datetime | None]] = {}
+        self._ticks = ticks or store.tick
+        self._forecast_rows: dict[str, ForecastRows] = {}
         self._evaluations: dict[str, ContractEvaluation] | None = None
+        self.alerts: dict[str, dict[tuple[str, str, datetime], AlertEpisode]] = {}
+        """Per contract, the alert episodes last written (what ``pulse_alerts`` holds)."""
+        self.on_alerts = on_alerts
+        self.backlog = backlog
 
     @property
     def sources(self) -> list[str]:
@@ -84,10 +161,13 @@ class ContractMonitor:
         """
         started = time.monotonic()
         try:
-            async with self.store.tick() as tick:
+            async with self._ticks() as tick:
                 if tick.taken_over or self._evaluations is None:
-                    return await self._rebuild(tick)
-                return await self._advance(tick, self._evaluations)
+                    report = await self._rebuild(tick)
+                else:
+                    report = await self._advance(tick, self._evaluations)
+            self._deliver()  # only what was committed
+            return report
         except BaseException:
             self._evaluations = None
             raise
@@ -96,76 +176,236 @@ class ContractMonitor:
                 self.gauges.round_seconds.observe(time.monotonic() - started)
 
     async def _rebuild(self, tick: MonitorTick) -> TickReport:
-        evaluations = {c.contract: ContractEvaluation(c) for c in self.contracts}
-        # The inbox first: each statement sees what was committed before it began, so every
-        # inbox row read here has its event among the stored events read next.
-        inbox = await tick.inbox(self.inbox_limit)
-        stored = await tick.all_events(self.sources) if self.contracts else []
+        """Start over (see the module doc): checkpoints where usable, a rebuild otherwise."""
+        # The progress, then the inbox: each statement sees what was committed before it began,
+        # so every event the progress counts is in the inbox or stored, and every inbox row read
+        # here has its event among the stored events read next.
+        frontier, inbox = await self._progress_and_inbox(tick)
         await tick.register_contracts(contract_rows(self.contracts))
+        self._recorded = {}
+        self.alerts = {}
+        loading = time.monotonic()
+        resumed, ignored = await self._resume(tick)
+        loaded = time.monotonic() - loading
+        stale = [c for c in self.contracts if c.contract not in resumed]
+        sources = sorted({svc.source for c in stale for svc in c.services.values()})
+        stored = await tick.all_events(sources) if stale else []
+        evaluations: dict[str, ContractEvaluation] = {}
         points = outcomes = 0
-        for evaluation in evaluations.values():
-            result = await asyncio.to_thread(evaluation.rebuild, stored)
-            await asyncio.to_thread(evaluation.compact)
-            await tick.replace(
-                evaluation.contract.contract, result.points.values(), result.outcomes.values()
-            )
-            await tick.replace_open_clocks(
-                evaluation.contract.contract, list(result.open_clocks.values())
-            )
-            points += len(result.points)
-            outcomes += len(result.outcomes)
+        for contract in self.contracts:
+            self._forecast_rows[contract.contract] = ForecastRows(contract)
+            evaluation = resumed.get(contract.contract)
+            if evaluation is None:
+                evaluation = ContractEvaluation(contract)
+                rebuild = partial(evaluation.rebuild, stored, frontier=_given(evaluation, frontier))
+                result = await asyncio.to_thread(rebuild)
+                await asyncio.to_thread(evaluation.compact)
+                await tick.replace(
+                    contract.contract, result.points.values(), result.outcomes.values()
+                )
+                await tick.replace_open_clocks(contract.contract, list(result.open_clocks.values()))
+                await self._record_watermark(tick, evaluation)
+                points += len(result.points)
+                outcomes += len(result.outcomes)
+            # A resumed evaluation's alerts as a rebuild's: what its events give now.
+            alerts = await asyncio.to_thread(_alerts_of, evaluation)
+            await tick.replace_alerts(contract.contract, alerts)
+            self.alerts[contract.contract] = {a.key: a for a in alerts}
+            evaluations[contract.contract] = evaluation
+        # The resumed ones have yet to see the inbox (the rebuilt ones read it among the stored).
+        changed = await self._apply(tick, resumed, inbox.events, frontier)
+        # Every contract's forecasting rows replaced, resumed or rebuilt: a checkpoint holds the
+        # engine (period forecasts come from it); the drift tracker refills from its final series.
+        for contract in self.contracts:
+            rows = self._forecast_rows[contract.contract]
+            await rows.write(tick, evaluations[contract.contract], corrected=True)
         await tick.done(inbox.keys)
+        if self.checkpoint_every is not None and (stale or not self.contracts):
+            # A rebuild is the dearest start: the next one loads this instead. Without
+            # contracts, the (empty) checkpoint keeps the applied events from piling up.
+            await self._checkpoint(tick, evaluations)
+        elif self._checkpointed_at is None:
+            self._checkpointed_at = self._clock()
         self._evaluations = evaluations
         await asyncio.to_thread(self._export, evaluations)
         if not evaluations:
             return TickReport(True, 0, 0, 0, 0)
         log.warning(
-            "contract monitor rebuilt %d contract(s) from %d stored events: %d points, %d outcomes",
+            "contract monitor started %d contract(s): %d from checkpoints (loaded with the "
+            "events applied since in %.1f s), %d rebuilt from %d stored events (%d points, %d "
+            "outcomes)%s; %.1f s in all",
             len(evaluations),
+            len(resumed),
+            loaded,
+            len(stale),
             len(stored),
             points,
             outcomes,
+            f"; {len(ignored)} checkpoint(s) ignored ({', '.join(ignored)})" if ignored else "",
+            time.monotonic() - loading,
         )
-        return TickReport(True, len(stored), points, outcomes, 0)
+        return TickReport(
+            True,
+            len(stored) if stale else len(inbox.events),  # the stored ones hold the inbox's
+            points + changed.points,
+            outcomes + changed.outcomes,
+            changed.late,
+            changed.alerts,
+            len(resumed),
+            tuple(ignored),
+        )
+
+    async def _resume(self, tick: MonitorTick) -> tuple[dict[str, ContractEvaluation], list[str]]:
+        """The evaluations loaded from their checkpoints, brought up to date with the events
+        the shard applied since (their rows are in the database already: nothing is written),
+        and why each checkpoint found but not loaded was ignored."""
+        if not self.contracts or self.checkpoint_every is None:
+            return {}, []
+        saved = await tick.checkpoints([c.contract for c in self.contracts])
+        resumed: dict[str, ContractEvaluation] = {}
+        ignored: list[str] = []
+        for contract in self.contracts:
+            thawed = await asyncio.to_thread(thaw, contract, saved.get(contract.contract))
+            if thawed.evaluation is not None:
+                resumed[contract.contract] = thawed.evaluation
+            elif thawed.ignored is not None:
+                ignored.append(thawed.ignored)
+        if not resumed:
+            return {}, ignored
+        sources = sorted(
+            {svc.source for e in resumed.values() for svc in e.contract.services.values()}
+        )
+        since = await tick.applied_events(sources)
+        # The frontier the partitions last gave each contract's engine (None: none, it went by
+        # its latest event): the resumed evaluation then holds exactly the rows the previous
+        # owner wrote, finality included, and judges the inbox's events late or not as it would.
+        frontiers = await tick.recorded_frontiers(list(resumed))
+        for name, evaluation in resumed.items():
+            await self._restore(tick, evaluation, since)
+            left = frontiers.get(name)
+            await asyncio.to_thread(partial(evaluation.step, since, frontier=left))
+            await asyncio.to_thread(evaluation.compact)
+        return resumed, ignored
+
+    async def _checkpoint(
+        self, tick: MonitorTick, evaluations: dict[str, ContractEvaluation]
+    ) -> None:
+        """Checkpoints of every evaluation as of this round (empties the shard's applied
+        events)."""
+        states = [
+            (name, fingerprint(e.contract), await asyncio.to_thread(freeze, e))
+            for name, e in evaluations.items()
+        ]
+        await tick.write_checkpoints(states)
+        self._checkpointed_at = self._clock()
+
+    def _checkpoint_due(self) -> bool:
+        if self.checkpoint_every is None:
+            return False
+        if not self.contracts:  # nothing to save: keep the applied events from piling up
+            return True
+        at = self._checkpointed_at
+        return at is None or self._clock() - at >= self.checkpoint_every.total_seconds()
 
     async def _advance(
         self, tick: MonitorTick, evaluations: dict[str, ContractEvaluation]
     ) -> TickReport:
-        inbox = await tick.inbox(self.inbox_limit)
-        if not inbox.keys:
+        frontier, inbox = await self._progress_and_inbox(tick)
+        if not inbox.keys and not self._frontier_moves(evaluations, frontier):
             return TickReport(False, 0, 0, 0, 0)
-        points = outcomes = late = 0
+        changed = await self._apply(tick, evaluations, inbox.events, frontier)
+        await tick.done(inbox.keys)
+        if self._checkpoint_due():
+            await self._checkpoint(tick, evaluations)
+        await asyncio.to_thread(self._export, evaluations)
+        return TickReport(
+            False, len(inbox.events), changed.points, changed.outcomes, changed.late, changed.alerts
+        )
+
+    async def _apply(
+        self,
+        tick: MonitorTick,
+        evaluations: dict[str, ContractEvaluation],
+        events: Sequence[tuple[ItemEvent, int]],
+        frontier: datetime | Hold | None,
+    ) -> _Written:
+        """Step the evaluations with ``events`` and write what changed."""
+        points = outcomes = late = alerts_written = 0
         for evaluation in evaluations.values():
-            await self._restore(tick, evaluation, inbox.events)
-            step = await asyncio.to_thread(evaluation.step, inbox.events)
+            await self._restore(tick, evaluation, events)
+            step = await asyncio.to_thread(
+                partial(evaluation.step, events, frontier=_given(evaluation, frontier))
+            )
             await asyncio.to_thread(evaluation.compact)
+            contract = evaluation.contract.contract
+            if step.observed.new:
+                alerts = await asyncio.to_thread(_alerts_of, evaluation)
+                now = {a.key: a for a in alerts}
+                changed = diff(self.alerts.get(contract, {}), now)
+                if changed:
+                    await tick.write_alerts(contract, changed)
+                    alerts_written += len(changed.upserts) + len(changed.deletes)
+                self.alerts[contract] = now
             if step.points or step.outcomes or step.late:
-                await tick.write(
-                    evaluation.contract.contract, step.points, step.outcomes, step.late
-                )
+                await tick.write(contract, step.points, step.outcomes, step.late)
             if step.open_clocks is not None:
-                await tick.replace_open_clocks(evaluation.contract.contract, step.open_clocks)
+                await tick.replace_open_clocks(contract, step.open_clocks)
+            await self._record_watermark(tick, evaluation)
+            if step.observed.new or step.points or step.outcomes:
+                rows = self._forecast_rows[evaluation.contract.contract]
+                await rows.write(tick, evaluation, corrected=bool(step.late))
             points += len(step.points.upserts) + len(step.points.deletes)
             outcomes += len(step.outcomes.upserts) + len(step.outcomes.deletes)
             late += len(step.late)
             if step.late:
-                earliest = min(step.late, key=lambda e: e.event_time)
-                log.warning(
-                    "%d event(s) arrived later than the allowed lateness (contract %s; earliest "
-                    "%s at %s, watermark %s): applied as corrections of %d final row(s), "
-                    "recorded in pulse_late_events",
-                    len(step.late),
-                    evaluation.contract.contract,
-                    earliest.event_id,
-                    earliest.event_time.isoformat(),
-                    earliest.watermark.isoformat(),
-                    len(earliest.changed),
-                )
-        await tick.done(inbox.keys)
+                _log_late(evaluation, step.late)
         if self.gauges is not None:
             self.gauges.count_late(late)
-        await asyncio.to_thread(self._export, evaluations)
-        return TickReport(False, len(inbox.events), points, outcomes, late)
+        return _Written(points, outcomes, late, alerts_written)
+
+    def _deliver(self) -> None:
+        if self.on_alerts is None or self._evaluations is None:
+            return
+        # Every round offers every contract (cheap: the delivery keeps per-episode state), so a
+        # worker that became the monitor again re-announces what fires.
+        for contract_id, evaluation in self._evaluations.items():
+            episodes = list(self.alerts.get(contract_id, {}).values())
+            self.on_alerts(contract_id, episodes, evaluation.max_time)
+
+    async def _progress_and_inbox(
+        self, tick: MonitorTick
+    ) -> tuple[datetime | Hold | None, InboxBatch]:
+        """The input's event-time frontier (None: no partition progress recorded, so each
+        evaluation goes by the latest event it saw; ``HOLD``: it stays where it was) and the
+        inbox. The backlog (of the broker), the progress and the inbox are read in that order:
+        a partition with no backlog then has every record it held stored, and counted by the
+        progress read next."""
+        backlog = None if self.backlog is None else await self.backlog()
+        progress = await tick.partition_progress()
+        inbox = await tick.inbox(self.inbox_limit, with_events=bool(self.contracts))
+        frontier = event_time_frontier(progress, self.idle_partition, backlog)
+        if isinstance(frontier, datetime) and len(inbox.keys) >= self.inbox_limit:
+            # Inbox rows left for the next round are no earlier than this batch's latest.
+            frontier = min(frontier, max(at for at, _ in inbox.keys))
+        return frontier, inbox
+
+    @staticmethod
+    def _frontier_moves(
+        evaluations: dict[str, ContractEvaluation], frontier: datetime | Hold | None
+    ) -> bool:
+        return isinstance(frontier, datetime) and any(
+            e.moves_watermark(frontier) for e in evaluations.values()
+        )
+
+    async def _record_watermark(self, tick: MonitorTick, evaluation: ContractEvaluation) -> None:
+        frontier, watermark = evaluation.frontier, evaluation.watermark
+        given = evaluation.driver_frontier  # what a resumed checkpoint is brought to
+        contract = evaluation.contract.contract
+        held = (frontier, watermark, given)
+        if frontier is None or watermark is None or self._recorded.get(contract) == held:
+            return
+        await tick.record_watermark(contract, frontier, watermark, given)
+        self._recorded[contract] = (frontier, watermark, given)
 
     @staticmethod
     async def _restore(
@@ -181,6 +421,11 @@ class ContractMonitor:
         evaluation.restore(e for e in stored if (e[0].time, e[0].event_id) not in arriving)
 
     def _export(self, evaluations: dict[str, ContractEvaluation]) -> None:
+        if self.risks is not None:
+            for evaluation in evaluations.values():
+                contract = evaluation.contract
+                clocks = evaluation.current_open_clocks()
+                self.risks.update(contract.client_id, contract.contract, clocks)
         if self.gauges is None:
             return
         for evaluation in evaluations.values():
@@ -195,4 +440,43 @@ class ContractMonitor:
         await self.store.close()
 
 
-__all__ = ["ContractMonitor", "TickReport"]
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What a round's step wrote: indicator points, period outcomes, late events, alerts."""
+
+    points: int
+    outcomes: int
+    late: int
+    alerts: int
+
+
+def _log_late(evaluation: ContractEvaluation, late: Sequence[LateEvent]) -> None:
+    earliest = min(late, key=lambda e: e.event_time)
+    log.warning(
+        "%d event(s) arrived later than the allowed lateness (contract %s; earliest "
+        "%s at %s, watermark %s): applied as corrections of %d final row(s), "
+        "recorded in pulse_late_events",
+        len(late),
+        evaluation.contract.contract,
+        earliest.event_id,
+        earliest.event_time.isoformat(),
+        earliest.watermark.isoformat(),
+        len(earliest.changed),
+    )
+
+
+def _alerts_of(evaluation: ContractEvaluation) -> list[AlertEpisode]:
+    inputs = alert_inputs(evaluation)
+    return [] if inputs is None else evaluate_alerts(evaluation.contract, inputs)
+
+
+def _given(evaluation: ContractEvaluation, frontier: datetime | Hold | None) -> datetime | None:
+    """The frontier to pass the evaluation's step or rebuild; on ``HOLD`` it is told the driver
+    knows the frontier (so it does not fall back to the latest event) and keeps the one it had."""
+    if isinstance(frontier, Hold):
+        evaluation.advance_frontier(None)
+        return None
+    return frontier
+
+
+__all__ = ["Backlog", "ContractMonitor", "TickReport"]

@@ -25,6 +25,7 @@ from outcome_pulse.streams.kafka.topics import ensure_topics
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventEnvelope, encode_event
+from outcome_pulse.streams.wire.item_key import event_key
 
 Progress = Callable[[int], None]
 
@@ -99,7 +100,7 @@ async def produce(
             pending.append(
                 await producer.send(
                     settings.events_topic,
-                    key=envelope.subject.encode(),
+                    key=event_key(envelope),
                     value=encode_event(envelope),
                 )
             )
@@ -152,6 +153,6 @@ def replay_file(
         events_produced=len(mapped.events),
         dead_letters=len(letters),
         absent_milestones=mapped.absent_milestones,
-        items=len({e.subject for e in mapped.events}),
+        items=len({(e.source, e.subject) for e in mapped.events}),
         seconds=seconds,
     )

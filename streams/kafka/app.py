@@ -1,10 +1,11 @@
 """The faust application: the events topic, the changelog-backed item table, and the agent.
 
 Delivery is at-least-once with idempotent state and sinks (see README, "Exactness"):
-``take_events`` hands the agent a batch and acknowledges its records only after the agent's
-body (fold + database flush) returns, and faust flushes the producer (table changelog, dead
-letters) before it commits offsets. A crash anywhere re-delivers records whose effects are
-either absent or identical, and re-applying them changes nothing.
+the consumer hands ``ingest_batch`` each fetched batch of the events topic (``batch_drain``)
+and acknowledges its records only after the fold and the database flush returned, and faust
+flushes the producer (table changelog, dead letters) before it commits offsets. A crash anywhere
+re-delivers records whose effects are either absent or identical, and re-applying them changes
+nothing.
 
 Agent concurrency stays 1 (faust issue #606: concurrency > 1 can commit past an in-flight
 event); scale with partitions and workers.
@@ -28,15 +29,18 @@ from faust.types import TP, TransportT
 
 import outcome_pulse.streams.kafka.codecs  # noqa: F401  (registers the item-state codec)
 from outcome_pulse.processors.item_state import state_from_dict
-from outcome_pulse.sinks.errors import SinkError
+from outcome_pulse.sinks.alertmanager import AlertDelivery
 from outcome_pulse.sinks.metrics import PipelineMetrics
-from outcome_pulse.streams.drivers.monitor import ContractMonitor
+from outcome_pulse.streams.drivers.shards import ShardedMonitor
+from outcome_pulse.streams.kafka.batch_drain import BatchCallback, BatchDrainMixin, RecordBatch
 from outcome_pulse.streams.kafka.codecs import ITEM_STATE_CODEC
+from outcome_pulse.streams.kafka.evaluation_shards import subscribe_evaluation_shards
 from outcome_pulse.streams.kafka.ingest import BatchHandler, EventSink, Record
 from outcome_pulse.streams.kafka.topics import ITEM_TABLE
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventDecoder
+from outcome_pulse.streams.wire.item_key import ItemKey, item_key, split_item_key
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ log = logging.getLogger(__name__)
 def as_current_event(event: Any) -> Iterator[None]:
     """Make ``event`` faust's current event, so a table write goes to *its* partition.
 
-    A ``take_events`` batch mixes partitions, and faust picks the changelog partition of a
+    A batch mixes partitions, and faust picks the changelog partition of a
     table write from the current event (``Table.partition_for_key``).
     """
     token = _current_event.set(weakref.ref(event))
@@ -61,7 +65,8 @@ def create_app(
     sink: EventSink,
     metrics: PipelineMetrics,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    monitor: ContractMonitor | None = None,
+    monitor: ShardedMonitor | None = None,
+    delivery: AlertDelivery | None = None,
 ) -> faust.App:
     # faust creates its data directory but not the parents of it.
     (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
@@ -86,6 +91,9 @@ def create_app(
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
         stream_wait_empty=True,
+        # A batch is what one fetch returns for the events topic, at most this many records;
+        # nothing waits for a batch to fill (sink_batch_seconds is no longer used here).
+        broker_max_poll_records=settings.sink_batch_size,
     )
     events_topic = app.topic(
         settings.events_topic,
@@ -123,6 +131,7 @@ def create_app(
         send_dead_letter=send_dead_letter,
         metrics=metrics,
         clock=clock,
+        highwater=lambda topic, partition: app.consumer.highwater(TP(topic, partition)),
     )
 
     @app.task  # type: ignore[untyped-decorator]
@@ -131,48 +140,55 @@ def create_app(
         # sink_batch_size table keys, each a changelog send.
         app.producer.buffer.max_messages = 2 * settings.sink_batch_size
 
+    async def ingest_batch(batch: RecordBatch) -> None:
+        pairs = [(_record(tp, r), _InFlight(tp, r)) for tp, r in batch]
+        try:
+            await handler.handle(pairs, as_current_event)
+        except BaseException:  # also a cancellation in the middle of a database write
+            _stop_unacknowledged()
+        _report_lag(app, metrics, pairs)
+
+    # The events topic's records go to ``ingest_batch`` in fetch batches (batch_drain.py), not
+    # through faust's per-event stream. The agent stays: it subscribes the topic, so the group
+    # assignment and the table's co-partitioning are faust's own. It never receives an event.
+    app.batch_route = (settings.events_topic, ingest_batch)
+
     @app.agent(events_topic, concurrency=1)
     async def ingest(stream: faust.StreamT) -> None:  # type: ignore[type-arg]
-        async for batch in stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
-            pairs = [(_record(event), event) for event in batch]
-            try:
-                await handler.handle(pairs, as_current_event)
-            except BaseException:  # also a cancellation in the middle of a database write
-                _stop_unacknowledged()
-            _report_lag(app, metrics, pairs)
+        async for event in stream:
+            log.critical("an event reached the stream path, bypassed by the batch drain: %s", event)
+            _stop_unacknowledged()
 
     if monitor is not None:
+        assigned_shards = subscribe_evaluation_shards(app, settings)
 
         @app.task  # type: ignore[untyped-decorator]
         async def _monitor_contracts() -> None:
             # A loop rather than faust's timer: a round can outlast the interval (faust then
-            # warns on every round), and only the group leader monitors.
+            # warns on every round). Each round evaluates the shards the group assigns this
+            # worker now (streams/drivers/shards.py); failures are handled per shard there.
             while not app.should_stop:
                 await asyncio.sleep(settings.monitor_interval)
-                if app.is_leader():
-                    await _monitor_round(monitor)
+                reports = await monitor.round(assigned_shards())
+                for shard, report in reports.items():
+                    if report.events:
+                        log.info("contract monitor, shard %d: %s", shard, report)
+
+    if delivery is not None:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def _deliver_alerts() -> None:
+            # Each worker posts the alerts of the contracts in the evaluation shards it holds
+            # (a released shard's contracts are forgotten: their new holder announces them).
+            try:
+                await delivery.run(lambda: bool(app.should_stop))
+            finally:
+                await delivery.close()
 
     return app
 
 
-async def _monitor_round(monitor: ContractMonitor) -> None:
-    try:
-        report = await monitor.tick()
-    except SinkError as exc:  # the database is away: said once per round, no traceback
-        log.warning("contract monitor: %s; the next round rebuilds from the database", exc)
-        return
-    except Exception:
-        # The next round rebuilds from the stored events, so nothing is lost; the ingest agent
-        # is unaffected.
-        log.exception("contract monitor round failed; rebuilding on the next one")
-        return
-    if report.events:
-        log.info("contract monitor: %s", report)
-
-
-class _NoGapConsumer(aiokafka_driver.Consumer):
+class _NoGapConsumer(BatchDrainMixin, aiokafka_driver.Consumer):
     """faust's Kafka consumer, made to commit only offsets the agent has acknowledged.
 
     Two faust defects, both met in the kill test after a worker restart (faust-streaming 0.15.3):
@@ -228,39 +244,59 @@ class _NoGapTransport(aiokafka_driver.Transport):
 
 
 class _PulseApp(faust.App):
-    """faust.App whose consumer is ``_NoGapConsumer``."""
+    """faust.App whose consumer is ``_NoGapConsumer``, draining ``batch_route`` in batches."""
+
+    batch_route: tuple[str, BatchCallback] | None = None
 
     def _new_transport(self) -> TransportT:
         return _NoGapTransport(self.conf.broker_consumer, self)
 
+    def _new_consumer(self) -> Any:
+        consumer = super()._new_consumer()
+        if self.batch_route is not None:
+            cast(BatchDrainMixin, consumer).drain_in_batches(*self.batch_route)
+        return consumer
+
+
+class _InFlight:
+    """Stands for faust's current event while a record's table writes are made: the table
+    reads the changelog partition (and checks the source topic) from ``.message``."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, tp: TP, record: Any) -> None:
+        self.message = record
+
 
 class _StrKeyTable:
-    """The item table seen with str keys and ``ItemState`` values.
+    """The item table seen with ``(source, item id)`` keys and ``ItemState`` values.
 
-    Keys are raw bytes in faust. Values written by this worker are ``ItemState`` objects; values
-    recovered from the changelog after a restart arrive JSON-decoded (faust's recovery does not
-    use the table's value codec), so they are converted here, on read.
+    Keys are raw bytes in faust: the events topic's key of the item (``wire.item_key``), so a
+    table key and its changelog record are those of the item's events. Values written by this
+    worker are ``ItemState`` objects; values recovered from the changelog after a restart arrive
+    JSON-decoded (faust's recovery does not use the table's value codec), so they are converted
+    here, on read.
     """
 
     def __init__(self, table: faust.Table) -> None:  # type: ignore[type-arg]
         self._table = table
 
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._table.get(key.encode(), default)
+    def get(self, key: ItemKey, default: Any = None) -> Any:
+        value = self._table.get(item_key(*key), default)
         return state_from_dict(value) if isinstance(value, dict) else value
 
-    def __getitem__(self, key: str) -> Any:
-        value = self._table[key.encode()]
+    def __getitem__(self, key: ItemKey) -> Any:
+        value = self._table[item_key(*key)]
         return state_from_dict(value) if isinstance(value, dict) else value
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._table[key.encode()] = value
+    def __setitem__(self, key: ItemKey, value: Any) -> None:
+        self._table[item_key(*key)] = value
 
-    def __delitem__(self, key: str) -> None:
-        del self._table[key.encode()]
+    def __delitem__(self, key: ItemKey) -> None:
+        del self._table[item_key(*key)]
 
-    def __iter__(self) -> Iterator[str]:
-        return (k.decode() for k in self._table)
+    def __iter__(self) -> Iterator[ItemKey]:
+        return (split_item_key(k) for k in self._table)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -270,9 +306,10 @@ def _stop_unacknowledged() -> None:
     """End the process on a bug or an outage the sink gave up on, without acknowledging.
 
     Bad input never gets here (it is dead-lettered). Exiting is the only safe move: when an
-    agent's body raises, faust closes the ``take_events`` generator, whose ``finally`` ACKS the
-    failed batch, and its supervisor restarts the agent, so the batch's offsets would be
-    committed with its rows never written (seen here before this guard). Exiting first leaves the
+    agent's body raised, faust closed the ``take_events`` generator, whose ``finally`` ACKED the
+    failed batch, and its supervisor restarted the agent, so the batch's offsets were
+    committed with its rows never written (seen here before this guard); the batch drain could
+    go on with the next fetch in the same way. Exiting first leaves the
     batch unacknowledged; a restarted worker re-processes it, and re-processing is idempotent.
     """
     log.critical("worker stopping: a batch failed and was not acknowledged", exc_info=True)
@@ -280,15 +317,14 @@ def _stop_unacknowledged() -> None:
     os._exit(70)
 
 
-def _record(event: Any) -> Record:
-    message = event.message
+def _record(tp: TP, record: Any) -> Record:
     return Record(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        timestamp=message.timestamp,
+        topic=tp.topic,
+        partition=tp.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        timestamp=record.timestamp / 1000.0,  # aiokafka: milliseconds
     )
 
 

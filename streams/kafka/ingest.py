@@ -1,11 +1,12 @@
 """One batch of Kafka records in, one database flush out.
 
-For each record: decode and validate it (``outcome_pulse.streams.wire.events``); an invalid one
-becomes a dead letter with its reason and topic/partition/offset; a valid one is folded into its
-item's state (``outcome_pulse.processors.item_state``, idempotent, so a redelivered record changes
-nothing). Then the whole batch is written to the database in one flush. The caller (the faust agent)
-acknowledges the records only after ``handle`` returns, so offsets are never committed past
-unwritten rows.
+For each record: decode and validate it (``outcome_pulse.streams.wire.events``) and check its
+Kafka key is its item's, source and subject (``outcome_pulse.streams.wire.item_key``); an invalid
+one becomes a dead letter with its reason and topic/partition/offset; a valid one is folded into
+the state of its item, ``(source, item id)`` (``outcome_pulse.processors.item_state``,
+idempotent, so a redelivered record changes nothing). Then the whole batch is written to the
+database in one flush. The caller (the faust agent) acknowledges the records only after
+``handle`` returns, so offsets are never committed past unwritten rows.
 
 This module does not import faust: the table is any ``MutableMapping`` and the dead-letter
 producer any async callable, so the logic is unit-tested without a broker.
@@ -17,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from outcome_pulse.sinks.errors import SinkRejected
 from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventDecoder, EventEnvelope
+from outcome_pulse.streams.wire.item_key import ItemKey, event_key
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +48,23 @@ class Record:
 
 
 class ItemTable(Protocol):
-    """The part of a (faust) table the handler uses: item id -> ItemState."""
+    """The part of a (faust) table the handler uses: (source, item id) -> ItemState."""
 
-    def get(self, key: str, default: None = None) -> ItemState | None: ...
-    def __setitem__(self, key: str, value: ItemState) -> None: ...
+    def get(self, key: ItemKey, default: None = None) -> ItemState | None: ...
+    def __setitem__(self, key: ItemKey, value: ItemState) -> None: ...
     def __len__(self) -> int: ...
 
 
 class EventSink(Protocol):
     async def write(
-        self, events: Sequence[EventEnvelope], states: Sequence[dict[str, Any]]
-    ) -> Any: ...
+        self,
+        events: Sequence[EventEnvelope],
+        states: Sequence[dict[str, Any]],
+        progress: Mapping[tuple[str, int], tuple[datetime, bool]] | None = None,
+    ) -> Any:
+        """Store events and states; ``progress``: ``(topic, partition) -> (latest event time,
+        caught up)`` of the records they came from, stored with them (the per-partition
+        watermark; caught up: the partition had no record after these when they were read)."""
 
 
 SendDeadLetter = Callable[[DeadLetter], Awaitable[Any]]
@@ -74,13 +82,18 @@ class BatchHandler:
         send_dead_letter: SendDeadLetter,
         metrics: PipelineMetrics,
         clock: Callable[[], datetime],
+        highwater: Callable[[str, int], int | None] | None = None,
     ) -> None:
+        """``highwater(topic, partition)``: the offset after the partition's last record, as
+        the consumer knows it (None: not known); without it every partition counts as caught
+        up once its records are handled."""
         self._decoder = decoder
         self._items = items
         self._sink = sink
         self._send_dead_letter = send_dead_letter
         self._metrics = metrics
         self._clock = clock
+        self._highwater = highwater
 
     async def handle(
         self,
@@ -93,12 +106,15 @@ class BatchHandler:
         """
         accepted: list[EventEnvelope] = []
         sources: list[Record] = []
-        touched: dict[str, ItemState] = {}
-        changed: dict[str, Any] = {}  # item id -> handle of a record of that item (its partition)
+        ends: dict[tuple[str, int], int] = {}  # (topic, partition) -> its last offset read
+        touched: dict[ItemKey, ItemState] = {}
+        changed: dict[ItemKey, Any] = {}  # item -> handle of a record of that item (its partition)
         pending_dead: list[Awaitable[Any]] = []
         dead_reasons: list[str] = []
         produced_at: list[float] = []
         for record, handle in batch:
+            key = (record.topic, record.partition)
+            ends[key] = max(ends.get(key, record.offset), record.offset)
             try:
                 envelope = self._valid_event(record)
             except InvalidRecord as bad:
@@ -114,26 +130,28 @@ class BatchHandler:
                 pending_dead.append(self._send_dead_letter(_dead_letter(record, broken)))
                 dead_reasons.append(broken.reason)
                 continue
-            item_id = envelope.subject
-            before = touched.get(item_id) or self._items.get(item_id)
+            item = (envelope.source, envelope.subject)
+            before = touched.get(item) or self._items.get(item)
             after = apply_event(before, envelope.to_item_event(), envelope.sequence)
             if after is not before:
-                changed[item_id] = handle
-            touched[item_id] = after
+                changed[item] = handle
+            touched[item] = after
             accepted.append(envelope)
             sources.append(record)
             produced_at.append(record.timestamp)
         # One table (changelog) write per changed item per batch, not one per event.
-        for item_id, handle in changed.items():
+        for item, handle in changed.items():
             with in_context(handle):
-                self._items[item_id] = touched[item_id]
+                self._items[item] = touched[item]
         if pending_dead:
             await asyncio.gather(*pending_dead)
         if accepted:
             started = time.perf_counter()
             try:
-                await self._sink.write(accepted, [state_row(s) for s in touched.values()])
+                progress = self._progress(accepted, sources, ends)
+                await self._sink.write(accepted, [state_row(s) for s in touched.values()], progress)
             except SinkRejected as rejected:
+                self._metrics.health.sink_errors.inc()
                 # The batch holds a value the database refuses (transient failures were already
                 # retried inside the sink). Find it rather than crash-loop on the batch.
                 log.error("database rejected a batch (%s); writing it event by event", rejected)
@@ -149,14 +167,19 @@ class BatchHandler:
         self,
         accepted: list[EventEnvelope],
         sources: list[Record],
-        touched: dict[str, ItemState],
+        touched: dict[ItemKey, ItemState],
         dead_reasons: list[str],
     ) -> list[int]:
         """Write each event with its item's state; dead-letter those the database refuses."""
         kept: list[int] = []
         for i, (envelope, record) in enumerate(zip(accepted, sources, strict=True)):
             try:
-                await self._sink.write([envelope], [state_row(touched[envelope.subject])])
+                item = (envelope.source, envelope.subject)
+                await self._sink.write(
+                    [envelope],
+                    [state_row(touched[item])],
+                    self._progress([envelope], [record], {}),
+                )
                 kept.append(i)
             except SinkRejected as exc:
                 bad = InvalidRecord("rejected_by_database", str(exc))
@@ -164,16 +187,38 @@ class BatchHandler:
                 dead_reasons.append(bad.reason)
         return kept
 
+    def _progress(
+        self,
+        events: Sequence[EventEnvelope],
+        records: Sequence[Record],
+        ends: Mapping[tuple[str, int], int],
+    ) -> dict[tuple[str, int], tuple[datetime, bool]]:
+        """Per (topic, partition) of the records: the latest event time, and whether the
+        partition was caught up (its last offset read, from ``ends``, is its last record)."""
+        latest: dict[tuple[str, int], datetime] = {}
+        for envelope, record in zip(events, records, strict=True):
+            key = (record.topic, record.partition)
+            held = latest.get(key)
+            if held is None or envelope.time > held:
+                latest[key] = envelope.time
+        return {key: (at, self._caught_up(key, ends.get(key))) for key, at in latest.items()}
+
+    def _caught_up(self, key: tuple[str, int], last_offset: int | None) -> bool:
+        if self._highwater is None:
+            return True
+        if last_offset is None:
+            return False
+        try:
+            end = self._highwater(*key)
+        except Exception:  # the consumer may be rebalancing: not known, so not caught up
+            return False
+        return end is not None and last_offset + 1 >= end
+
     def _valid_event(self, record: Record) -> EventEnvelope:
         envelope = self._decoder.decode(record.value)
-        key = record.key.decode("utf-8", "replace") if record.key is not None else None
-        if key != envelope.subject:
-            shown = key if key is None or len(key) <= 300 else key[:300] + "\u2026"
-            raise InvalidRecord(
-                "wrong_key",
-                f"the Kafka key {shown!r} is not the event's subject {envelope.subject!r}; events "
-                "must be keyed by item id so that all events of an item share a partition",
-            )
+        expected = event_key(envelope)
+        if record.key != expected:
+            raise InvalidRecord("wrong_key", _wrong_key_detail(record.key, envelope, expected))
         return envelope
 
     def _count(
@@ -187,6 +232,26 @@ class BatchHandler:
         for timestamp in produced_at:
             self._metrics.processing_latency.observe(max(0.0, now - timestamp))
         self._metrics.items_tracked.set(len(self._items))
+
+
+def _wrong_key_detail(key: bytes | None, envelope: EventEnvelope, expected: bytes) -> str:
+    shown = "no key" if key is None else f"the Kafka key {_shown(key)}"
+    if key is not None and key == envelope.subject.encode():
+        # The key format before events were keyed by source and item: an old producer.
+        return (
+            f"{shown} is the bare item id, the key format before items were identified by "
+            f"source and item; events must be keyed {_shown(expected)} (source, NUL, subject: "
+            "see the README's upgrade note)"
+        )
+    return (
+        f"{shown} is not the event's item {_shown(expected)} (source {envelope.source!r}, NUL, "
+        f"subject {envelope.subject!r}); events must be keyed by source and item so that all "
+        "events of an item share a partition"
+    )
+
+
+def _shown(key: bytes) -> str:
+    return repr(key) if len(key) <= 300 else repr(key[:300]) + "\u2026"
 
 
 def _origin(record: Record) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Topic definitions, created by the application before any worker starts.
 
 Faust stops a worker whose source topic and table changelog disagree on partition counts, so all
-three topics are created here with the configured count, and an existing topic with another
+topics are created here with the configured counts (the evaluation topic with one partition per
+evaluation shard), and an existing topic with another
 count is reported as a configuration error instead of being used.
 """
 
@@ -16,7 +17,7 @@ from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.streams.errors import BrokerError
 from outcome_pulse.streams.settings import PulseSettings
 
-ITEM_TABLE = "item-states"
+ITEM_TABLE = "source-item-states"  # keyed by (source, item id); "item-states" was by id
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str]
+    setting: str = "PULSE_PARTITIONS"
+    """The setting that gives the partition count (named in a mismatch's error)."""
 
 
 def changelog_topic(settings: PulseSettings) -> str:
@@ -36,6 +39,12 @@ def topic_specs(settings: PulseSettings) -> list[TopicSpec]:
         TopicSpec(settings.events_topic, settings.partitions, {}),
         TopicSpec(settings.dead_letter_topic, settings.partitions, {}),
         TopicSpec(changelog_topic(settings), settings.partitions, {"cleanup.policy": "compact"}),
+        TopicSpec(
+            settings.evaluation_topic,
+            settings.evaluation_partitions,
+            {"cleanup.policy": "compact"},
+            "PULSE_EVALUATION_PARTITIONS",
+        ),
     ]
 
 
@@ -56,11 +65,11 @@ async def ensure_topics(settings: PulseSettings) -> list[str]:
             for described in await admin.describe_topics(present):
                 name = described["topic"]
                 count = len(described["partitions"])
-                wanted = next(s.partitions for s in specs if s.name == name)
-                if count != wanted:
+                spec = next(s for s in specs if s.name == name)
+                if count != spec.partitions:
                     raise ConfigError(
-                        f"topic {name!r} has {count} partitions but PULSE_PARTITIONS is {wanted}; "
-                        "set PULSE_PARTITIONS to match, or use new topic names"
+                        f"topic {name!r} has {count} partitions but {spec.setting} is "
+                        f"{spec.partitions}; set {spec.setting} to match, or use new topic names"
                     )
         missing = [s for s in specs if s.name not in existing]
         if missing:

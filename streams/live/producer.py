@@ -15,12 +15,13 @@ from outcome_pulse.streams.errors import BrokerError
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventEnvelope, encode_event
+from outcome_pulse.streams.wire.item_key import event_key
 
 
 def kafka_key(envelope: EventEnvelope) -> bytes:
-    """The events topic's key: what the worker's ``wrong_key`` rule expects (today the item
-    id, the subject; one place to change when the key becomes source and item, issue 9)."""
-    return envelope.subject.encode()
+    """The events topic's key: source and item (``wire.item_key``), what the worker's
+    ``wrong_key`` rule expects."""
+    return event_key(envelope)
 
 
 class LiveProducer:

@@ -40,6 +40,7 @@ from outcome_pulse.processors.lifecycle import (
     event_type,
     parse_event_type,
 )
+from outcome_pulse.streams.wire.fast_decode import CanonicalEnvelope, read_canonical
 
 # No NUL characters anywhere: PostgreSQL text cannot store them, so they are rejected here.
 _NO_NUL = r"^[^\x00]*$"
@@ -244,7 +245,11 @@ class EventDecoder:
         max_bytes: int = 64 * 1024,
         earliest: datetime = EARLIEST_EVENT_TIME,
         max_future_skew_seconds: float = 24 * 3600,
+        fast_path: bool = True,
     ) -> None:
+        """``fast_path``: read canonical envelopes with msgspec (``fast_decode``); off, every
+        record is validated by pydantic (the reference the fast path is tested against)."""
+        self._fast_path = fast_path
         self._clock = clock
         self._max_bytes = max_bytes
         self._earliest = earliest
@@ -257,6 +262,23 @@ class EventDecoder:
             raise InvalidRecord(
                 "oversized", f"{len(raw)} bytes is over the {self._max_bytes}-byte limit"
             )
+        # Fastest path (fast_decode.py): msgspec reads an envelope that pydantic would accept
+        # with the same values; anything else is pydantic's to judge (``_validated``).
+        canonical = read_canonical(raw) if self._fast_path else None
+        envelope = self._validated(raw) if canonical is None else _constructed(canonical)
+        self._check_time(envelope.time)
+        return envelope
+
+    def _validated(self, raw: bytes) -> EventEnvelope:
+        try:
+            # pydantic-core parses and validates the bytes in one pass (no dict of Python
+            # objects first). Anything it refuses takes the path below, which gives the same
+            # verdict with its precise reason, so bad input is judged exactly as before.
+            return EventEnvelope.model_validate_json(raw)
+        except ValueError:  # ValidationError included
+            return self._decode_slowly(raw)
+
+    def _decode_slowly(self, raw: bytes) -> EventEnvelope:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -278,11 +300,9 @@ class EventDecoder:
                 "not_an_object", f"expected a JSON object, got {type(obj).__name__}"
             )
         try:
-            envelope = EventEnvelope.model_validate(obj)
+            return EventEnvelope.model_validate(obj)
         except ValidationError as exc:
             raise InvalidRecord(*_reason_for(exc)) from None
-        self._check_time(envelope.time)
-        return envelope
 
     def _check_time(self, time: datetime) -> None:
         if time < self._earliest:
@@ -294,3 +314,29 @@ class EventDecoder:
             raise InvalidRecord(
                 "in_future", f"time {time.isoformat()} is after now ({now.isoformat()})"
             )
+
+
+def _constructed(canonical: CanonicalEnvelope) -> EventEnvelope:
+    """The ``EventEnvelope`` pydantic would have built from the same bytes, without validating
+    again (``read_canonical`` checked every rule): equal to it, fields set and extras included.
+
+    Built as ``model_construct`` builds a model, without its per-field loop over defaults (the
+    values are complete): about a fifth of its time.
+    """
+    kind, fields, fields_set, values, data_fields_set = canonical
+    data = _new(OrderData if kind is ItemKind.ORDER else WorkItemData)
+    _set(data, "__dict__", values)
+    _set(data, "__pydantic_fields_set__", data_fields_set)
+    _set(data, "__pydantic_extra__", None)
+    _set(data, "__pydantic_private__", None)
+    fields["data"] = data
+    envelope = _new(EventEnvelope)
+    _set(envelope, "__dict__", fields)
+    _set(envelope, "__pydantic_fields_set__", fields_set)
+    _set(envelope, "__pydantic_extra__", {})
+    _set(envelope, "__pydantic_private__", None)
+    return envelope
+
+
+_new = object.__new__
+_set = object.__setattr__

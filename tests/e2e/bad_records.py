@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from outcome_pulse.processors.lifecycle import ALL_EVENT_TYPES, ItemKind, parse_event_type
+from outcome_pulse.streams.wire.item_key import item_key
 
 REASONS = frozenset(
     {
@@ -254,7 +255,7 @@ class Fuzzer:
             "due_at": due_at,
             "attributes": attributes,
         }
-        return GoodRecord(item_id.encode(), value, row)
+        return GoodRecord(item_key(source, item_id), value, row)
 
     def exactly_at_the_size_limit(self) -> GoodRecord:
         """A valid event of exactly MAX_EVENT_BYTES (padded with an extension attribute)."""
@@ -279,7 +280,7 @@ class Fuzzer:
             "due_at": None,
             "attributes": data["attributes"],
         }
-        return GoodRecord(obj["subject"].encode(), value, row)
+        return GoodRecord(item_key(obj["source"], obj["subject"]), value, row)
 
     # -- bad records: one defect each ----------------------------------------------------------
 
@@ -309,8 +310,16 @@ class Fuzzer:
         ]
 
     def _keyed(self, obj: dict[str, Any]) -> bytes:
-        subject = obj.get("subject")
-        return subject.encode("utf-8", "surrogatepass") if isinstance(subject, str) else b"k"
+        """The key of the event's item, source NUL subject (``wire.item_key``), as far as the
+        (possibly broken) event has them."""
+        source, subject = obj.get("source"), obj.get("subject")
+        if not isinstance(source, str) or not isinstance(subject, str):
+            return b"k"
+        return (
+            source.encode("utf-8", "surrogatepass")
+            + b"\x00"
+            + subject.encode("utf-8", "surrogatepass")
+        )
 
     def _truncated(self) -> tuple[bytes | None, bytes | None, str]:
         obj = self.plain_event()
@@ -553,17 +562,23 @@ class Fuzzer:
     def _wrong_key(self) -> tuple[bytes | None, bytes | None, str]:
         rng = self.rng
         obj = self.plain_event()
-        subject = obj["subject"]
+        source, subject = obj["source"].encode(), obj["subject"].encode()
+        right = self._keyed(obj)
         key = rng.choice(
             [
                 b"someone-else",
-                subject.upper().encode(),
-                subject.encode() + b" ",
-                b" " + subject.encode(),
-                subject.encode()[:-1],
-                b"\xff\xfe" + subject.encode(),
-                subject.encode() * 5000,  # a long key
-                subject.encode() + b"\x00",
+                subject,  # the bare item id: the key format before (source, item)
+                source,
+                subject + b"\x00" + source,  # the parts swapped
+                source + b"\x00" + subject.upper(),
+                source.upper() + b"\x00" + subject,
+                json.dumps([obj["source"], obj["subject"]]).encode(),
+                right + b" ",
+                b" " + right,
+                right[:-1],
+                b"\xff\xfe" + right,
+                right * 5000,  # a long key
+                right + b"\x00",
             ]
         )
         return key, json.dumps(obj).encode(), "wrong_key"

@@ -11,11 +11,13 @@ import functools
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psycopg
+from aiokafka import AIOKafkaProducer
 
 from outcome_pulse.sinks.queries import table_fingerprint
 from outcome_pulse.streams.cli.processes import WorkerProcess
@@ -23,7 +25,8 @@ from outcome_pulse.streams.drivers.replay import ReplayReport, produce, replay_f
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import RecordMapping, load_mapping
 from outcome_pulse.streams.settings import PulseSettings
-from outcome_pulse.streams.wire.events import EventEnvelope
+from outcome_pulse.streams.wire.events import EventEnvelope, encode_event
+from outcome_pulse.streams.wire.item_key import event_key
 from tests.datasets import dataset
 from tests.support.lag import group_lag, wait_caught_up
 from tests.support.sandbox import Pipeline, isolated_pipeline
@@ -61,6 +64,102 @@ def mapped_events() -> tuple[EventEnvelope, ...]:
 def produce_events(settings: PulseSettings, events: Sequence[EventEnvelope]) -> None:
     """Produce part of the log (``replay`` produces all of it)."""
     asyncio.run(produce(settings, events, []))
+
+
+class PacedReplay:
+    """The helpdesk log produced in the background, never past a bound the test sets.
+
+    Used by the kill test to guarantee by condition what it needs at each kill: events produced
+    never exceed ``limit`` (so some are still unproduced, hence unprocessed, whatever the worker's
+    speed), nor run more than ``backlog`` ahead of what is stored (so a restarting worker finds a
+    bounded backlog and stays busy with it), and they arrive at ``rate`` events/s at most, so the
+    worker is fed while the test pauses before a kill.
+    """
+
+    def __init__(
+        self,
+        settings: PulseSettings,
+        events: Sequence[EventEnvelope],
+        *,
+        rate: float = 1_000.0,
+        backlog: int = 500,
+        chunk: int = 50,
+    ) -> None:
+        self._settings = settings
+        self._events = events
+        self._rate, self._backlog, self._chunk = rate, backlog, chunk
+        self._limit = 0
+        self._produced = 0
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="paced-replay", daemon=True)
+
+    @property
+    def produced(self) -> int:
+        """Events acknowledged by the broker so far."""
+        with self._cond:
+            return self._produced
+
+    def allow(self, limit: int) -> None:
+        """Let the producer go on up to ``limit`` events in all (it never goes back)."""
+        with self._cond:
+            self._limit = max(self._limit, min(limit, len(self._events)))
+            self._cond.notify_all()
+
+    def __enter__(self) -> PacedReplay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Produce the rest unbounded and unpaced, and wait until the broker has it all."""
+        with self._cond:
+            self._backlog, self._rate = len(self._events), float("inf")
+        self.allow(len(self._events))
+        self._thread.join()
+        if self._error is not None:
+            raise AssertionError("the paced replay failed") from self._error
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:  # surfaced by __exit__
+            self._error = exc
+
+    async def _run(self) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        try:
+            while self.produced < len(self._events):
+                end = await asyncio.to_thread(self._next_end)
+                started = time.monotonic()
+                sends = [
+                    await producer.send(
+                        self._settings.events_topic,
+                        key=event_key(e),
+                        value=encode_event(e),
+                    )
+                    for e in self._events[self.produced : end]
+                ]
+                await asyncio.gather(*sends)
+                with self._cond:
+                    self._produced = end
+                # Pacing the feed (not synchronisation): at most `rate` events/s.
+                spare = len(sends) / self._rate - (time.monotonic() - started)
+                await asyncio.sleep(max(0.0, spare))
+        finally:
+            await producer.stop()
+
+    def _next_end(self) -> int:
+        """Block until the bounds let at least one more event go; return the chunk's end."""
+        while True:
+            stored = events_stored(self._settings.dsn) or 0
+            with self._cond:
+                end = min(self._produced + self._chunk, self._limit, stored + self._backlog)
+                if end > self._produced:
+                    return end
+                self._cond.wait(timeout=0.1)
 
 
 def fingerprints(dsn: str) -> Fingerprints:

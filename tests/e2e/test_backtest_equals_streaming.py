@@ -1,15 +1,16 @@
 """One computation, two drivers: the streaming pipeline (Kafka -> worker -> PostgreSQL -> contract
-monitor) stores exactly the period outcomes and indicator series that ``pulse backtest`` computes
-from the file, on each of the three real logs, with the input shuffled within the contract's
-allowed lateness and 5% of the events sent twice; and with two workers, the monitoring one
-SIGKILLed mid-way."""
+monitor) stores exactly the period outcomes, indicator series and alert episodes that
+``pulse backtest`` computes from the file (and the breach probabilities, period forecasts and
+drift signals), on each of the three real logs, with the input shuffled within the contract's
+allowed lateness and 5% of the events sent twice. (Two workers sharing three contracts, one
+SIGKILLed mid-way: tests/integration/test_shared_contracts.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -17,17 +18,26 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from outcome_pulse.processors.evaluation import ContractEvaluation
-from outcome_pulse.sinks.queries import indicator_points, open_item_clocks, period_outcomes
+from outcome_pulse.processors.forecast.period_outlook import period_forecasts
+from outcome_pulse.processors.forecast.signals import clock_risks
+from outcome_pulse.sinks.queries import (
+    alert_episodes,
+    indicator_points,
+    open_item_clocks,
+    period_outcomes,
+)
+from outcome_pulse.sinks.queries import drift_signals as stored_drift
+from outcome_pulse.sinks.queries import period_forecasts as stored_forecasts
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.drivers.forecast_files import drift_of
 from outcome_pulse.streams.drivers.replay import produce
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
-from outcome_pulse.streams.wire.events import EventEnvelope
 from tests.datasets import dataset
-from tests.e2e.helpdesk import kill_hard
-from tests.support.sandbox import free_port, isolated_pipeline
+from tests.support.exactness import perturbed
+from tests.support.sandbox import isolated_pipeline
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 CASES = {
@@ -37,25 +47,29 @@ CASES = {
 }
 
 
-def perturbed(
-    events: list[EventEnvelope], lateness_seconds: float, seed: int
-) -> list[EventEnvelope]:
-    """Each event delayed by a random amount up to the allowed lateness, 5% sent twice."""
-    rng = random.Random(seed)
-    doubled = events + rng.sample(events, k=len(events) // 20)
-    keyed = [
-        (e.time.timestamp() + rng.uniform(0, lateness_seconds), n, e) for n, e in enumerate(doubled)
-    ]
-    keyed.sort(key=lambda row: (row[0], row[1]))
-    return [row[2] for row in keyed]
-
-
 def _counts(dsn: str) -> tuple[int, int]:
     with psycopg.connect(dsn) as conn:
         events = conn.execute("SELECT count(*) FROM pulse_events").fetchone()
         inbox = conn.execute("SELECT count(*) FROM pulse_monitor_inbox").fetchone()
     assert events is not None and inbox is not None
     return int(events[0]), int(inbox[0])
+
+
+def _watermark(dsn: str, contract: str) -> datetime | None:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT watermark FROM pulse_contract_watermarks WHERE contract = %s", [contract]
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def _late_events(dsn: str) -> list[tuple[str, datetime, datetime, list[str]]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT event_id, event_time, watermark, changed FROM pulse_late_events "
+            "ORDER BY event_id"
+        ).fetchall()
+    return [(i, t, w, list(c)) for i, t, w, c in rows]
 
 
 def _gauge(port: int, name: str, labels: dict[str, str]) -> float | None:
@@ -75,12 +89,24 @@ def test_streaming_stores_exactly_what_the_backtest_computes(
     contract_path = CONTRACTS / CASES[name]
     contract = load_contract(contract_path)
     mapped = map_file(dataset(name), load_mapping(name))
-    expected = backtest_events(contract, item_events(mapped.events))
+    expected = backtest_events(contract, item_events(mapped.events), alerts=True)
     assert any(o.credit > 0 for o in expected.outcomes()), "example contracts miss some periods"
+    assert expected.alerts, "example contracts raise alerts on their missed periods"
     sent = perturbed(mapped.events, contract.monitoring.lateness.total_seconds(), seed=2026)
+    # The whole history, never compacted (the backtest compacts every 50,000 events): the
+    # reference period forecasts read every item's history.
+    evaluation = ContractEvaluation(contract)
+    evaluation.rebuild(item_events(mapped.events))
 
+    # The backtest's watermark: the latest event time minus the lateness. The monitor's is the
+    # slowest partition's; once all partitions are idle (caught up and 10 s without records; 3 s
+    # let a producer stalled on a loaded machine make a partition idle early, and its later
+    # events late) it is the same.
+    final_watermark = max(e.time for e in mapped.events) - contract.monitoring.lateness
     with isolated_pipeline(settings) as pipeline:
-        pipeline.start_worker(contracts=str(contract_path), monitor_interval=1.0)
+        pipeline.start_worker(
+            contracts=str(contract_path), monitor_interval=1.0, idle_partition_seconds=10.0
+        )
         started = time.monotonic()
         asyncio.run(produce(pipeline.settings, sent, []))
         dsn = pipeline.settings.dsn
@@ -90,6 +116,11 @@ def test_streaming_stores_exactly_what_the_backtest_computes(
             lambda: _counts(dsn) == (len(mapped.events), 0),
             timeout=600,
             what=f"all {len(mapped.events):,} events stored and applied by the contract monitor",
+        )
+        pipeline.wait_for(
+            lambda: _watermark(dsn, contract.contract) == final_watermark,
+            timeout=120,
+            what="the monitor's watermark at the backtest's (every partition idle)",
         )
         print(
             f"{name}: {len(sent):,} events sent; all stored after {stored - started:.1f} s, "
@@ -103,11 +134,41 @@ def test_streaming_stores_exactly_what_the_backtest_computes(
         assert len(points) == len(expected.evaluation.points)
         assert points == expected.evaluation.points
         clocks = {row.key: row for row in open_item_clocks(dsn, contract.contract)}
-        assert clocks == expected.evaluation.open_clocks
+        assert clocks == expected.evaluation.open_clocks  # breach probabilities included
+        known = [
+            c for c in expected.evaluation.open_clocks.values() if c.breach_probability is not None
+        ]
+        if expected.evaluation.open_clocks:
+            assert known, "the breach model answers for the backtest's open clocks"
+        # The forecasting rows: what `pulse backtest --forecasts/--drift` gives at the end.
+        assert expected.engine is not None
+        last = expected.engine.max_time
+        assert last is not None
+        reference = period_forecasts(contract, evaluation.service_items(), [last])
+        assert reference, "the example contracts forecast their running periods"
+        assert expected.engine.period_forecasts() == reference  # the backtest, compacted
+        assert stored_forecasts(dsn, contract.contract) == reference
+        assert stored_drift(dsn, contract.contract) == drift_of(expected)
+        # The top-risk gauge: the riskiest open clock with a probability, as in the backtest
+        # (none for a contract without time-to-target KPIs, such as SCMS's: no open clocks).
+        port = pipeline.settings.metrics_port
+        risk = "pulse_item_breach_probability"
+        top_risks = clock_risks(known, 1)
+        if top_risks:
+            top = top_risks[0]
+            risk_labels = {"contract": contract.contract, "item": top.item_id, "kpi": top.kpi}
+            assert _gauge(port, risk, risk_labels) == top.probability
+        else:
+            assert _gauge(port, risk, {"contract": contract.contract}) is None
+        # Delayed within the lateness on their partitions, no event is late (the watermark is
+        # the slowest partition's), as in the backtest of the file in time order.
+        assert _late_events(dsn) == [
+            (e.event_id, e.event_time, e.watermark, list(e.changed)) for e in expected.late
+        ]
+        alerts = {row.key: row for row in alert_episodes(dsn, contract.contract)}
+        assert alerts == {a.key: a for a in expected.alerts}
 
         # The newest point of each series is exported as a gauge labelled client/service/kpi.
-        evaluation = ContractEvaluation(contract)
-        evaluation.rebuild(item_events(mapped.events))
         newest = {
             (p.service, p.indicator): p.value
             for p in evaluation.latest_points()
@@ -116,56 +177,3 @@ def test_streaming_stores_exactly_what_the_backtest_computes(
         ((service, _), value), *_ = newest.items()
         labels = {"client": contract.contract, "service": service, "kpi": ""}
         assert _gauge(pipeline.settings.metrics_port, "pulse_kpi_open_backlog", labels) == value
-
-
-def _lease_owner(dsn: str) -> str | None:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT owner FROM pulse_monitor_lease").fetchone()
-    return None if row is None else row[0]
-
-
-@pytest.mark.timeout(900)
-def test_the_monitoring_worker_killed_mid_replay_hands_over_and_stays_exact(
-    settings: PulseSettings,
-) -> None:
-    """Two workers; the one holding the monitor's lease is SIGKILLed halfway through. The other
-    takes the lease over, rebuilds from the stored events, and the tables are exact."""
-    contract_path = CONTRACTS / CASES["helpdesk"]
-    contract = load_contract(contract_path)
-    mapped = map_file(dataset("helpdesk"), load_mapping("helpdesk"))
-    expected = backtest_events(contract, item_events(mapped.events))
-    total = len(mapped.events)
-    with isolated_pipeline(settings) as pipeline:
-        overrides = {"contracts": str(contract_path), "monitor_interval": 1.0}
-        workers = [
-            pipeline.start_worker("a", **overrides),
-            pipeline.start_worker("b", metrics_port=free_port(), **overrides),
-        ]
-        asyncio.run(produce(pipeline.settings, mapped.events, []))
-        dsn = pipeline.settings.dsn
-        pipeline.wait_for(
-            lambda: _counts(dsn)[0] >= total // 2 and _lease_owner(dsn),
-            what="half the events stored and a monitor holding the lease",
-        )
-        owner_before = _lease_owner(dsn)
-        assert owner_before is not None
-        (monitoring,) = [w for w in workers if owner_before.startswith(f"monitor-pid{w.pid}-")]
-        kill_hard(monitoring)
-        print(f"SIGKILL the monitoring worker (pid {monitoring.pid}) at {_counts(dsn)[0]:,} events")
-        pipeline.wait_for(
-            lambda: _counts(dsn) == (total, 0),
-            timeout=600,
-            what=f"all {total:,} events stored and applied by the contract monitor",
-        )
-        owner_after = _lease_owner(dsn)
-        print(f"monitor lease: {owner_before} before the kill, {owner_after} after")
-        assert owner_after is not None and owner_after != owner_before
-        assert {r.key: r for r in period_outcomes(dsn, contract.contract)} == (
-            expected.evaluation.outcomes
-        )
-        assert {r.key: r for r in indicator_points(dsn, contract.contract)} == (
-            expected.evaluation.points
-        )
-        assert {r.key: r for r in open_item_clocks(dsn, contract.contract)} == (
-            expected.evaluation.open_clocks
-        )

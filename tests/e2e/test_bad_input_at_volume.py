@@ -35,6 +35,7 @@ from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.deadletter import decode_dead_letter
 from outcome_pulse.streams.wire.events import encode_event
+from outcome_pulse.streams.wire.item_key import event_key
 from tests.datasets import dataset
 from tests.e2e.bad_records import REASONS, BadRecord, Fuzzer, GoodRecord
 from tests.support.lag import wait_caught_up
@@ -163,9 +164,7 @@ def build_records(now: datetime) -> tuple[list[Produced], list[str]]:
     """The help-desk replay, interleaved with the fuzzer's bad and hostile-valid records."""
     fuzzer = Fuzzer(SEED, now)
     mapped = map_file(dataset("helpdesk"), load_mapping("helpdesk"))
-    replay = [
-        Produced(e.subject.encode(), encode_event(e), event_type=e.type) for e in mapped.events
-    ]
+    replay = [Produced(event_key(e), encode_event(e), event_type=e.type) for e in mapped.events]
     fuzz: list[Produced] = []
     for bad in (fuzzer.bad() for _ in range(BAD_RECORDS)):
         fuzz.append(Produced(bad.key, bad.value, bad=bad))

@@ -17,6 +17,7 @@ from outcome_pulse.streams.settings import PulseSettings
 from tests.e2e.helpdesk import (
     HELPDESK_EVENTS,
     Fingerprints,
+    PacedReplay,
     alive,
     assert_exact,
     events_stored,
@@ -34,6 +35,7 @@ from tests.support.sandbox import isolated_pipeline
 pytestmark = pytest.mark.e2e
 
 KILLS = 3
+KILL_LEAD = 2_000  # events the paced replay may produce beyond a kill point before that kill
 OUTAGE_SECONDS = 30.0
 
 
@@ -47,19 +49,26 @@ def test_worker_killed_three_times_loses_and_duplicates_nothing(
     step = (high - low) // KILLS
     points = [rng.randrange(low + i * step, low + (i + 1) * step) for i in range(KILLS)]
     pauses = [rng.uniform(0.0, 0.6) for _ in range(KILLS)]
+    # The replay is paced and bounded (PacedReplay): before kill i no more than point + KILL_LEAD
+    # events exist, so events are still unprocessed at every kill however fast the worker is.
+    assert high + KILL_LEAD < HELPDESK_EVENTS
     with isolated_pipeline(settings) as pipe:
         proc = pipe.start_worker()
-        replay(pipe.settings)
         killed_at = []
-        for point, pause in zip(points, pauses, strict=True):
-            wait_until_stored(pipe, point)
-            time.sleep(pause)
-            stored = events_stored(pipe.settings.dsn)
-            assert alive(proc.pid), pipe.worker_log()
-            kill_hard(proc)
-            killed_at.append(stored)
-            print(f"SIGKILL pid {proc.pid} at {stored} events stored (point {point})")
-            proc = pipe.start_worker()
+        with PacedReplay(pipe.settings, mapped_events()) as feed:
+            for point, pause in zip(points, pauses, strict=True):
+                feed.allow(point + KILL_LEAD)
+                wait_until_stored(pipe, point)
+                time.sleep(pause)
+                stored = events_stored(pipe.settings.dsn)
+                assert alive(proc.pid), pipe.worker_log()
+                kill_hard(proc)
+                killed_at.append(stored)
+                print(
+                    f"SIGKILL pid {proc.pid} at {stored} events stored, {feed.produced} produced"
+                    f" (point {point})"
+                )
+                proc = pipe.start_worker()
         # Every kill happened while events were still missing, i.e. during processing.
         assert all(n is not None and n < HELPDESK_EVENTS for n in killed_at), killed_at
         finish(pipe)

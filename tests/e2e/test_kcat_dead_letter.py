@@ -21,12 +21,13 @@ from tests.support.sandbox import isolated_pipeline
 pytestmark = pytest.mark.e2e
 
 
-def kcat_produce(bootstrap: str, topic: str, key: str, value: bytes) -> None:
+def kcat_produce(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    """One record; the key is read from stdin (-K), so it may hold the NUL of an item key."""
     kcat = shutil.which("kcat")
     assert kcat, "kcat is missing: deploy/local/install.sh installs it"
     subprocess.run(
-        [kcat, "-P", "-b", bootstrap, "-t", topic, "-k", key, "-K", "\t"],
-        input=key.encode() + b"\t" + value + b"\n",
+        [kcat, "-P", "-b", bootstrap, "-t", topic, "-K", "\t"],
+        input=key + b"\t" + value + b"\n",
         check=True,
         timeout=30,
     )
@@ -60,7 +61,7 @@ def test_malformed_messages_from_kcat_reach_the_dead_letter_topic(settings) -> N
             item_id="T-1",
             priority="P2",
         )
-        kcat_produce(s.bootstrap, s.events_topic, "T-1", b'{"specversion": "1.0", "id": ')
+        kcat_produce(s.bootstrap, s.events_topic, b"T-1", b'{"specversion": "1.0", "id": ')
         no_subject = {
             "specversion": "1.0",
             "id": "x",
@@ -69,8 +70,8 @@ def test_malformed_messages_from_kcat_reach_the_dead_letter_topic(settings) -> N
             "time": "2013-05-01T00:00:00Z",
             "data": {},
         }
-        kcat_produce(s.bootstrap, s.events_topic, "T-2", json.dumps(no_subject).encode())
-        kcat_produce(s.bootstrap, s.events_topic, "T-1", encode_event(good))
+        kcat_produce(s.bootstrap, s.events_topic, b"T-2", json.dumps(no_subject).encode())
+        kcat_produce(s.bootstrap, s.events_topic, b"kcat-test\x00T-1", encode_event(good))
 
         letters = asyncio.run(read_dead_letters(s.bootstrap, s.dead_letter_topic, 2))
         by_offset = {d["origin"]["offset"]: d for d in letters}

@@ -218,6 +218,18 @@ def test_the_sink_fills_the_inbox_with_new_events_only(dsn: str) -> None:
             async with store.tick() as tick:
                 assert (await tick.inbox()).keys == []
 
+            # A monitor without contracts reads only the keys: the same ones, no events.
+            third = incident_events("desk", 8)[18:]
+            assert (await sink_write_async(dsn, third)).events_written == 6
+            async with store.tick() as tick:
+                keys_only = await tick.inbox(with_events=False)
+                assert keys_only.events == []
+                assert keys_only.keys == (await tick.inbox()).keys
+                assert sorted(keys_only.keys) == sorted((e.time, e.id) for e in third)
+                await tick.done(keys_only.keys)
+            async with store.tick() as tick:
+                assert (await tick.inbox(with_events=False)).keys == []
+
     asyncio.run(run())
 
 
@@ -351,14 +363,18 @@ def test_all_events_round_trip_in_time_sequence_id_order(dsn: str) -> None:
     asyncio.run(run())
 
 
-def test_item_events_reads_the_events_of_the_items_asked_for(dsn: str) -> None:
+def test_item_events_reads_the_applied_events_of_the_items_asked_for(dsn: str) -> None:
     desk, other = incident_events("desk", 4), incident_events("other", 2)
     sink_write(dsn, [*desk, *other])
 
     async def run() -> None:
         async with MonitorStore(dsn, "monitor-a") as store, store.tick() as tick:
+            asked = [("desk", "desk-INC1"), ("other", "other-INC0")]
+            # Events still in the inbox are not applied yet: their step gets them as new.
+            assert await tick.item_events(asked) == []
+            await tick.done((await tick.inbox()).keys)
             # The same item id in another source is another item.
-            got = await tick.item_events([("desk", "desk-INC1"), ("other", "other-INC0")])
+            got = await tick.item_events(asked)
             wanted = [e for e in [*desk, *other] if e.subject in ("desk-INC1", "other-INC0")]
             assert got == pairs(wanted)
             assert await tick.item_events([("other", "desk-INC1")]) == []
@@ -486,8 +502,8 @@ def test_replace_makes_the_contract_exactly_the_new_rows(dsn: str) -> None:
 def test_open_clocks_are_replaced_per_contract(dsn: str) -> None:
     def clock(item: str, contract: str = "c1", **changes: Any) -> OpenClock:
         base = OpenClock(
-            contract, "restore", "desk", item, "P2", "running", T0, 3600.0, 28800.0, 0.125,
-            False, False, T0 + timedelta(hours=8), T0 + timedelta(hours=1),
+            contract, "restore", "desk", "desk-src", item, "P2", "running", T0, 3600.0, 28800.0,
+            0.125, False, False, T0 + timedelta(hours=8), T0 + timedelta(hours=1),
         )  # fmt: skip
         return replace(base, **changes)
 

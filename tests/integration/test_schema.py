@@ -28,6 +28,10 @@ TABLES = (
     "pulse_late_events",
     "pulse_open_item_clocks",
     "pulse_tenants",
+    "pulse_evaluation_shards",
+    "pulse_item_states_merged",
+    "pulse_engine_checkpoints",
+    "pulse_monitor_applied",
 )
 ROLLUPS = ("pulse_indicator_hourly", "pulse_indicator_daily")
 VERSIONS = [(v,) for v in range(1, SCHEMA_VERSION + 1)]
@@ -81,12 +85,17 @@ def _catalog(dsn: str) -> list[tuple[Any, ...]]:
 
 
 def test_first_migration_creates_the_schema(dsn: str, first_report: SchemaReport) -> None:
-    assert first_report.version == SCHEMA_VERSION == 5
+    assert first_report.version == SCHEMA_VERSION == 9
     assert first_report.timescaledb is _timescaledb_available(dsn)
     assert any("applied version 1" in action for action in first_report.actions)
     assert any("applied version 2" in action for action in first_report.actions)
     assert any("applied version 4" in action for action in first_report.actions)
     assert any("applied version 5" in action for action in first_report.actions)
+    assert any("applied version 6" in action for action in first_report.actions)
+    assert any("applied version 7" in action for action in first_report.actions)
+    assert any("applied version 8" in action for action in first_report.actions)
+    assert any("applied version 9" in action for action in first_report.actions)
+    assert any("an item is (source, item id)" in action for action in first_report.actions)
     present = {name for (name,) in _rows(dsn, "SELECT tablename FROM pg_tables")}
     present |= {name for (name,) in _rows(dsn, "SELECT relname FROM pg_class WHERE relkind = 'p'")}
     assert set(TABLES) <= present
@@ -94,6 +103,9 @@ def test_first_migration_creates_the_schema(dsn: str, first_report: SchemaReport
     views = {name for (name,) in _rows(dsn, "SELECT viewname FROM pg_views")}
     assert set(ROLLUPS) <= views
     assert _rows(dsn, "SELECT id, owner, taken_at FROM pulse_monitor_lease") == [(1, None, None)]
+    assert _rows(dsn, "SELECT shard, owner, generation FROM pulse_evaluation_shards") == [
+        (0, None, 0)
+    ]
 
 
 def test_second_migration_changes_nothing(dsn: str, first_report: SchemaReport) -> None:
@@ -144,7 +156,7 @@ def test_events_are_partitioned_by_month_with_brin_and_item_index(
         )
     )
     assert "USING brin (event_time)" in indexes["pulse_events_event_time_brin"]
-    assert "btree (item_id, event_time)" in indexes["pulse_events_item_time"]
+    assert "btree (source, item_id, event_time)" in indexes["pulse_events_item_time"]
     assert "btree (event_time, event_id)" in indexes["pulse_events_pkey"]
     # No DEFAULT partition: it would block creating the partition of any month it holds rows of.
     assert (
@@ -157,13 +169,13 @@ def test_events_are_partitioned_by_month_with_brin_and_item_index(
     )
 
 
-def test_item_states_primary_key_is_the_item(dsn: str, first_report: SchemaReport) -> None:
+def test_item_states_primary_key_is_source_and_item(dsn: str, first_report: SchemaReport) -> None:
     ((definition,),) = _rows(
         dsn,
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = 'pulse_item_states'::regclass AND contype = 'p'",
     )
-    assert definition == "PRIMARY KEY (item_id)"
+    assert definition == "PRIMARY KEY (source, item_id)"
 
 
 def test_concurrent_migrations_apply_each_version_once(pg_dsn: str) -> None:

@@ -31,6 +31,7 @@ def fresh(settings: PulseSettings, partitions: int = 3) -> PulseSettings:
             "app_id": f"it-{suffix}",
             "events_topic": f"it.{suffix}.events",
             "dead_letter_topic": f"it.{suffix}.deadletter",
+            "evaluation_topic": f"it.{suffix}.evaluation",
             "partitions": partitions,
         }
     )
@@ -56,11 +57,15 @@ def test_topics_are_created_once_and_a_partition_mismatch_is_explained(
 ) -> None:
     s = fresh(settings)
     created = asyncio.run(ensure_topics(s))
-    changelog = f"{s.app_id}-item-states-changelog"
-    assert set(created) == {s.events_topic, s.dead_letter_topic, changelog}
+    changelog = f"{s.app_id}-source-item-states-changelog"
+    assert set(created) == {s.events_topic, s.dead_letter_topic, changelog, s.evaluation_topic}
     assert asyncio.run(ensure_topics(s)) == []
     with pytest.raises(ConfigError, match=r"has 3 partitions but PULSE_PARTITIONS is 5"):
         asyncio.run(ensure_topics(s.model_copy(update={"partitions": 5})))
+    with pytest.raises(
+        ConfigError, match=r"evaluation' has 1 partitions but PULSE_EVALUATION_PARTITIONS is 2"
+    ):
+        asyncio.run(ensure_topics(s.model_copy(update={"evaluation_partitions": 2})))
 
 
 def test_replay_counts_add_up_and_dead_letters_name_file_and_line(
@@ -87,7 +92,7 @@ def test_replay_counts_add_up_and_dead_letters_name_file_and_line(
     decoder = EventDecoder(lambda: __import__("datetime").datetime.now(__import__("datetime").UTC))
     for message in events:
         envelope = decoder.decode(message.value)
-        assert message.key == envelope.subject.encode()
+        assert message.key == envelope.source.encode() + b"\x00" + envelope.subject.encode()
 
     letters = [
         decode_dead_letter(m.value)

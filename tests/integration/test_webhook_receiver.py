@@ -18,6 +18,7 @@ from outcome_pulse.streams.kafka.topics import ensure_topics
 from outcome_pulse.streams.live.auth import sign
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.deadletter import decode_dead_letter
+from outcome_pulse.streams.wire.item_key import item_key
 from tests.support.live_payloads import histories, jira_webhook, servicenow_record, signed
 from tests.support.live_receiver import read_topic, running_receiver, scrape
 
@@ -185,7 +186,8 @@ def test_the_receiver_produces_what_it_acknowledges_and_nothing_else(
     events = read_topic(topics, topics.events_topic)
     produced = [json.loads(v)["id"] for _, v in events]
     assert sorted(produced) == sorted(acknowledged)  # exactly what was acknowledged
-    assert all(k.decode() == json.loads(v)["subject"] for k, v in events)
+    # keyed by source and item (wire.item_key), as the worker's wrong_key rule wants
+    assert all(k == item_key(json.loads(v)["source"], json.loads(v)["subject"]) for k, v in events)
     letters = [decode_dead_letter(v) for _, v in read_topic(topics, topics.dead_letter_topic)]
     assert sorted(d["reason"] for d in letters) == sorted(r for _, r in bad_bodies.values())
     assert {d["original"] for d in letters} == set(bad_bodies)

@@ -107,7 +107,8 @@ def _late_event(events: list[EventEnvelope]) -> EventEnvelope:
 
 
 def _fill_v4(conn: psycopg.Connection) -> None:
-    # The running (latest) period of each KPI: a forecast in the migration's shape.
+    # The running (latest) period of each KPI: a forecast in the migration's shape, where the
+    # monitor wrote none (it writes its own for the KPIs its breach model forecasts).
     conn.execute(
         """
         INSERT INTO pulse_period_forecasts
@@ -119,6 +120,7 @@ def _fill_v4(conn: psycopg.Connection) -> None:
                credit_due * 0.5, currency
         FROM pulse_period_outcomes
         ORDER BY contract, kpi, period_start DESC
+        ON CONFLICT (contract, kpi, period_start) DO NOTHING
         """
     )
     conn.execute(

@@ -24,7 +24,10 @@ class MemoryEventSink:
         self.flushes: list[tuple[list[EventEnvelope], list[dict[str, Any]]]] = []
 
     async def write(
-        self, events: Sequence[EventEnvelope], states: Sequence[dict[str, Any]]
+        self,
+        events: Sequence[EventEnvelope],
+        states: Sequence[dict[str, Any]],
+        progress: Any = None,
     ) -> None:
         self.flushes.append((list(events), list(states)))
 

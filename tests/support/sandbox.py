@@ -62,7 +62,9 @@ class Pipeline:
 
 
 @contextmanager
-def isolated_pipeline(base: PulseSettings, *, partitions: int = 4) -> Iterator[Pipeline]:
+def isolated_pipeline(
+    base: PulseSettings, *, partitions: int = 4, evaluation_partitions: int = 1
+) -> Iterator[Pipeline]:
     suffix = uuid.uuid4().hex[:10]
     database = f"pulse_test_{suffix}"
     with psycopg.connect(base.dsn, autocommit=True) as conn:
@@ -72,7 +74,9 @@ def isolated_pipeline(base: PulseSettings, *, partitions: int = 4) -> Iterator[P
             "app_id": f"pulse-test-{suffix}",
             "events_topic": f"test.{suffix}.events",
             "dead_letter_topic": f"test.{suffix}.deadletter",
+            "evaluation_topic": f"test.{suffix}.evaluation",
             "partitions": partitions,
+            "evaluation_partitions": evaluation_partitions,
             "database_url": base.dsn.rsplit("/", 1)[0] + f"/{database}",
             "metrics_port": free_port(),
         }

@@ -1,21 +1,27 @@
 """The worker wired by the composition root, with in-memory adapters instead of PostgreSQL.
 
-The faust agent runs in faust's own test context (no broker): a record put on the events topic
-goes through the batch handler into the injected sink, counted on the injected registry.
+The events topic's records reach the batch handler through the consumer's batch route (the agent
+never receives them); here a fetched record is handed to that route inside faust's own test
+context (no broker) and goes through the batch handler into the injected sink, counted on the
+injected registry.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+
+from faust.types import TP
 
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
 from outcome_pulse.processors.measurements import SERVICE_WIDE, IndicatorPoint
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import build_envelope, encode_event
+from outcome_pulse.streams.wire.item_key import item_key
 from tests.support.memory import MemoryEventSink, fixed_clock, memory_adapters, wired_worker
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -36,31 +42,39 @@ def created(item: str) -> bytes:
     )
 
 
-async def _until(condition: object, what: str) -> None:
-    """Wait until ``condition()`` holds (the agent flushes a batch after sink_batch_seconds)."""
-    for _ in range(400):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"gave up waiting for {what}")
+@dataclass(frozen=True)
+class _Fetched:
+    """The fields of an aiokafka ConsumerRecord the batch route reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    timestamp: int  # milliseconds
 
 
-def test_the_worker_runs_its_agent_on_the_injected_sink_and_registry(
+def test_the_worker_runs_its_batch_route_on_the_injected_sink_and_registry(
     unit_settings: PulseSettings,
 ) -> None:
     sink = MemoryEventSink()
     adapters = memory_adapters(fixed_clock(NOW), sink)
-    settings = unit_settings.model_copy(update={"sink_batch_seconds": 0.01})
-    with wired_worker(settings, [], adapters) as worker:
+    with wired_worker(unit_settings, [], adapters) as worker:
         assert worker.metrics.registry is adapters.registry
         assert worker.monitor.store is adapters.monitor_store
         assert worker.gauges is None  # no contract, no KPI gauges
         agent = next(iter(worker.app.agents.values()))
 
+        assert worker.app.batch_route is not None
+        topic, ingest_batch = worker.app.batch_route
+        assert topic == unit_settings.events_topic
+        record = _Fetched(
+            topic, 0, offset=0, key=item_key("unit", "inc-1"), value=created("inc-1"), timestamp=0
+        )
+
         async def run() -> None:
-            async with agent.test_context() as context:
-                await context.put(key=b"inc-1", value=created("inc-1"))
-                await _until(lambda: sink.flushes, "the batch to reach the sink")
+            async with agent.test_context():
+                await ingest_batch([(TP(topic, 0), record)])
 
         asyncio.run(run())
     [(events, states)] = sink.flushes

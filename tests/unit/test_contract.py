@@ -248,7 +248,8 @@ def test_allocation_names_existing_lagging_kpis(tmp_path: Path) -> None:
         ),
         (
             lambda d: kpi0(d).update(kind="latency"),
-            f"{KPI}.kind: expected one of: time_to_target, ratio, threshold, trend (got 'latency')",
+            f"{KPI}.kind: expected one of: time_to_target, ratio, threshold, trend, "
+            "data_quality (got 'latency')",
         ),
         (
             lambda d: kpi0(d).pop("kind"),

@@ -1,9 +1,9 @@
 """The incremental engine against the reference evaluation (the full re-derivation it
 replaces), as an oracle: on generated histories, fed in shuffled batches with duplicates, every
 step's changes (points, outcomes, late events with the rows they corrected, open clocks) and the
-final rows are equal. Contracts cover every KPI kind and gauge, rolling and calendar periods,
-priority filters, orders with due dates, and a time zone with a daylight-saving change inside
-the history."""
+final rows are equal. Contracts cover every KPI kind and gauge (data quality over events and
+items too), rolling and calendar periods, priority filters, orders with due dates, and a time
+zone with a daylight-saving change inside the history."""
 
 from __future__ import annotations
 
@@ -174,6 +174,37 @@ def desk_contract(zone: str = "Europe/Brussels", step: str = "1h") -> Contract:
             sample_every="4h",
             priorities=["P1"],
         ),
+        _kpi("dq-prio", "desk", "data_quality", measure="priority_present", indicator="lagging"),
+        _kpi(
+            "dq-assignee-items",
+            "desk",
+            "data_quality",
+            measure="assignee_present",
+            of="items",
+            minimum_volume=1,
+        ),
+        _kpi(
+            "dq-prio-items-q",
+            "desk",
+            "data_quality",
+            period="quarter",
+            measure="priority_present",
+            of="items",
+        ),
+        _kpi(
+            "dq-rolling",
+            "desk",
+            "data_quality",
+            period="rolling 2d",
+            measure="assignee_present",
+        ),
+        _kpi(
+            "dq-ship",
+            "shipping",
+            "data_quality",
+            measure="priority_present",
+            of="items",
+        ),
     ]
     return parse_contract(
         {
@@ -192,7 +223,8 @@ def desk_contract(zone: str = "Europe/Brussels", step: str = "1h") -> Contract:
                 "currency": "EUR",
                 "monthly_charge": 10000,
                 "at_risk": "10%",
-                "allocation": {"resolution": "60%", "ship-ratio": "40%"},
+                "allocation": {"resolution": "50%", "ship-ratio": "40%",
+                               "dq-prio": "10%"},
                 "credit": {"formula": "linear"},
                 "earn_back": {"periods": 1},
             },

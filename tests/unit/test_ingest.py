@@ -16,6 +16,7 @@ from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.streams.kafka.ingest import BatchHandler, Record
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventDecoder, build_envelope, encode_event
+from outcome_pulse.streams.wire.item_key import item_key
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -23,16 +24,20 @@ NOW = datetime(2026, 11, 21, tzinfo=UTC)
 class MemorySink:
     def __init__(self) -> None:
         self.flushes: list[tuple[list[Any], list[dict[str, Any]]]] = []
+        self.progress: list[Any] = []
 
-    async def write(self, events: Any, states: Any) -> None:
+    async def write(self, events: Any, states: Any, progress: Any = None) -> None:
         self.flushes.append((list(events), list(states)))
+        self.progress.append(progress)
 
 
-def event_bytes(n: int, item: str, lifecycle: Lifecycle, **data: Any) -> bytes:
+def event_bytes(
+    n: int, item: str, lifecycle: Lifecycle, source: str = "unit", **data: Any
+) -> bytes:
     return encode_event(
         build_envelope(
             event_id=f"e{n}",
-            source="unit",
+            source=source,
             kind=ItemKind.INCIDENT,
             lifecycle=lifecycle,
             time=datetime(2012, 1, 1, 10, n, tzinfo=UTC),
@@ -43,12 +48,20 @@ def event_bytes(n: int, item: str, lifecycle: Lifecycle, **data: Any) -> bytes:
     )
 
 
+def key(item: str, source: str = "unit") -> bytes:
+    return item_key(source, item)
+
+
 def record(offset: int, key: bytes | None, value: bytes | None) -> Record:
     return Record("events", 0, offset, key, value, NOW.timestamp() - 2)
 
 
-def handler() -> tuple[BatchHandler, dict[str, Any], MemorySink, list[DeadLetter], PipelineMetrics]:
-    items: dict[str, Any] = {}
+Items = dict[tuple[str, str], Any]
+Handler = tuple[BatchHandler, Items, MemorySink, list[DeadLetter], PipelineMetrics]
+
+
+def handler() -> Handler:
+    items: Items = {}
     sink = MemorySink()
     letters: list[DeadLetter] = []
     metrics = PipelineMetrics()
@@ -74,11 +87,11 @@ def run(h: BatchHandler, records: list[Record]) -> tuple[int, int]:
 def test_good_and_bad_records_in_one_batch() -> None:
     h, items, sink, letters, metrics = handler()
     records = [
-        record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED, priority="High")),
-        record(1, b"A", b"{not json"),
-        record(2, b"B", event_bytes(2, "B", Lifecycle.CREATED)),
-        record(3, b"X", event_bytes(3, "A", Lifecycle.RESOLVED)),  # keyed by the wrong item
-        record(4, b"A", event_bytes(4, "A", Lifecycle.RESOLVED)),
+        record(0, key("A"), event_bytes(1, "A", Lifecycle.CREATED, priority="High")),
+        record(1, key("A"), b"{not json"),
+        record(2, key("B"), event_bytes(2, "B", Lifecycle.CREATED)),
+        record(3, key("X"), event_bytes(3, "A", Lifecycle.RESOLVED)),  # keyed by the wrong item
+        record(4, key("A"), event_bytes(4, "A", Lifecycle.RESOLVED)),
     ]
     assert run(h, records) == (3, 2)
     assert [d.reason for d in letters] == ["malformed_json", "wrong_key"]
@@ -89,7 +102,7 @@ def test_good_and_bad_records_in_one_batch() -> None:
     assert [e.id for e in events] == ["e1", "e2", "e4"]
     by_item = {s["item_id"]: s for s in states}
     assert by_item["A"]["status"] == "resolved" and by_item["A"]["event_count"] == 2
-    assert set(items) == {"A", "B"}
+    assert set(items) == {("unit", "A"), ("unit", "B")}
     text = metrics.exposition().decode()
     assert 'pulse_dead_letters_total{reason="malformed_json"} 1.0' in text
     assert 'pulse_events_total{type="pulse.incident.created"} 2.0' in text
@@ -98,13 +111,13 @@ def test_good_and_bad_records_in_one_batch() -> None:
 def test_redelivered_batch_writes_the_same_rows_and_keeps_state() -> None:
     h, items, sink, _, _ = handler()
     batch = [
-        record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED)),
-        record(1, b"A", event_bytes(2, "A", Lifecycle.PAUSED, state="Wait - User")),
+        record(0, key("A"), event_bytes(1, "A", Lifecycle.CREATED)),
+        record(1, key("A"), event_bytes(2, "A", Lifecycle.PAUSED, state="Wait - User")),
     ]
     run(h, batch)
-    state_after_first = items["A"]
+    state_after_first = items[("unit", "A")]
     run(h, batch)  # as after a crash before the offset commit
-    assert items["A"] is state_after_first
+    assert items[("unit", "A")] is state_after_first
     assert sink.flushes[0][1] == sink.flushes[1][1]
     assert [e.id for e in sink.flushes[1][0]] == ["e1", "e2"]
 
@@ -118,12 +131,12 @@ def test_batch_of_only_dead_letters_does_not_flush() -> None:
 class PickySink(MemorySink):
     """Refuses any batch holding event 'e2', as a database refuses a value it cannot store."""
 
-    async def write(self, events: Any, states: Any) -> None:
+    async def write(self, events: Any, states: Any, progress: Any = None) -> None:
         from outcome_pulse.sinks.errors import SinkRejected
 
         if any(e.id == "e2" for e in events):
             raise SinkRejected("value rejected by PostgreSQL (22021)")
-        await super().write(events, states)
+        await super().write(events, states, progress)
 
 
 def test_a_batch_the_database_refuses_is_narrowed_to_the_bad_event() -> None:
@@ -131,9 +144,9 @@ def test_a_batch_the_database_refuses_is_narrowed_to_the_bad_event() -> None:
     sink = PickySink()
     h._sink = sink
     records = [
-        record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED)),
-        record(1, b"B", event_bytes(2, "B", Lifecycle.CREATED)),
-        record(2, b"C", event_bytes(3, "C", Lifecycle.CREATED)),
+        record(0, key("A"), event_bytes(1, "A", Lifecycle.CREATED)),
+        record(1, key("B"), event_bytes(2, "B", Lifecycle.CREATED)),
+        record(2, key("C"), event_bytes(3, "C", Lifecycle.CREATED)),
     ]
     assert run(h, records) == (2, 1)
     assert [e.id for flush in sink.flushes for e in flush[0]] == ["e1", "e3"]
@@ -152,9 +165,80 @@ class BrokenDecoder(EventDecoder):
 def test_a_decoder_bug_dead_letters_the_record_instead_of_stopping_the_worker() -> None:
     h, _, sink, letters, metrics = handler()
     h._decoder = BrokenDecoder(lambda: NOW)
-    assert run(h, [record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED))]) == (0, 1)
+    assert run(h, [record(0, key("A"), event_bytes(1, "A", Lifecycle.CREATED))]) == (0, 1)
     assert [(d.reason, d.detail) for d in letters] == [
         ("decoder_error", "ArithmeticError: a bug in the decoder")
     ]
     assert sink.flushes == []
     assert 'pulse_dead_letters_total{reason="decoder_error"} 1.0' in metrics.exposition().decode()
+
+
+def test_each_flush_carries_the_latest_event_time_of_each_partition_it_came_from() -> None:
+    """The per-partition watermark's input: dead letters and other partitions do not count."""
+    h, _, sink, _, _ = handler()
+    records = [
+        Record("events", 0, 0, key("A"), event_bytes(5, "A", Lifecycle.CREATED), 0.0),
+        Record("events", 0, 1, key("A"), event_bytes(2, "A", Lifecycle.RESOLVED), 0.0),
+        Record("events", 1, 0, key("B"), event_bytes(3, "B", Lifecycle.CREATED), 0.0),
+        Record("events", 2, 0, key("C"), b"{not json", 0.0),
+    ]
+    assert run(h, records) == (3, 1)
+    # Without the consumer's high watermarks every partition counts as caught up.
+    assert sink.progress == [
+        {
+            ("events", 0): (datetime(2012, 1, 1, 10, 5, tzinfo=UTC), True),
+            ("events", 1): (datetime(2012, 1, 1, 10, 3, tzinfo=UTC), True),
+        }
+    ]
+
+
+def test_a_partition_with_records_after_the_batch_is_not_caught_up() -> None:
+    h, _, sink, _, _ = handler()
+    ends = {("events", 0): 2, ("events", 1): 7}  # partition 1 holds records up to offset 6
+    h._highwater = lambda topic, partition: ends.get((topic, partition))
+    records = [
+        Record("events", 0, 0, key("A"), event_bytes(5, "A", Lifecycle.CREATED), 0.0),
+        Record("events", 0, 1, key("A"), event_bytes(2, "A", Lifecycle.RESOLVED), 0.0),
+        Record("events", 1, 3, key("B"), event_bytes(3, "B", Lifecycle.CREATED), 0.0),
+    ]
+    assert run(h, records) == (3, 0)
+    assert sink.progress == [
+        {
+            ("events", 0): (datetime(2012, 1, 1, 10, 5, tzinfo=UTC), True),
+            ("events", 1): (datetime(2012, 1, 1, 10, 3, tzinfo=UTC), False),
+        }
+    ]
+
+
+def test_two_sources_with_the_same_item_id_are_two_items() -> None:
+    h, items, sink, letters, _ = handler()
+    records = [
+        record(0, key("INC1", "acme"), event_bytes(1, "INC1", Lifecycle.CREATED, "acme")),
+        record(1, key("INC1", "beta"), event_bytes(2, "INC1", Lifecycle.CREATED, "beta")),
+        record(2, key("INC1", "acme"), event_bytes(3, "INC1", Lifecycle.RESOLVED, "acme")),
+    ]
+    assert run(h, records) == (3, 0) and letters == []
+    assert items[("acme", "INC1")].current_status == "resolved"
+    assert items[("beta", "INC1")].current_status == "open"
+    states = {(s["source"], s["item_id"]): s for s in sink.flushes[0][1]}
+    assert {k: (s["status"], s["event_count"]) for k, s in states.items()} == {
+        ("acme", "INC1"): ("resolved", 2),
+        ("beta", "INC1"): ("open", 1),
+    }
+
+
+def test_the_bare_item_id_key_of_older_producers_is_a_dead_letter_that_says_so() -> None:
+    h, items, sink, letters, _ = handler()
+    assert run(h, [record(0, b"A", event_bytes(1, "A", Lifecycle.CREATED))]) == (0, 1)
+    assert [d.reason for d in letters] == ["wrong_key"]
+    assert "is the bare item id" in letters[0].detail
+    assert "b'unit\\x00A'" in letters[0].detail
+    assert items == {} and sink.flushes == []
+
+
+def test_an_event_keyed_by_another_source_is_a_dead_letter() -> None:
+    h, _, _, letters, _ = handler()
+    bad = record(0, key("A", "other"), event_bytes(1, "A", Lifecycle.CREATED))
+    assert run(h, [bad]) == (0, 1)
+    assert [d.reason for d in letters] == ["wrong_key"]
+    assert "source 'unit', NUL, subject 'A'" in letters[0].detail

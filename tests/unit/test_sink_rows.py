@@ -66,6 +66,15 @@ def test_latest_states_prefers_the_later_of_equal_counts() -> None:
     assert [s["assignee"] for s in kept] == ["second"]
 
 
+def test_latest_states_keeps_one_state_per_source_and_item() -> None:
+    other = {**state("A", 1, "other source"), "source": "beta"}
+    kept = latest_states([state("A", 3, "unit source"), other])
+    assert [(s["source"], s["item_id"], s["assignee"]) for s in kept] == [
+        ("beta", "A", "other source"),
+        ("unit", "A", "unit source"),
+    ]
+
+
 def test_latest_states_of_nothing_is_nothing() -> None:
     assert latest_states([]) == []
 
@@ -108,7 +117,7 @@ def test_rows_with_nul_names_the_culprits() -> None:
     clean = event(1)
     dirty = clean.model_copy(update={"id": "bad", "subject": "x\x00"})
     states = [state("A", 1), {**state("B", 1), "attributes": {"k": "\x00"}}]
-    assert rows_with_nul([clean, dirty], states) == ["event 'bad'", "item 'B'"]
+    assert rows_with_nul([clean, dirty], states) == ["event 'bad'", "item 'B' of 'unit'"]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ def test_every_statement_of_every_file_loads_with_its_slots_filled() -> None:
 
 
 def test_a_fragment_is_filled_into_the_statements_that_use_it() -> None:
-    assert "ON CONFLICT (item_id) DO UPDATE SET" in statements.UPSERT_STATES
+    assert "ON CONFLICT (source, item_id) DO UPDATE SET" in statements.UPSERT_STATES
     assert "e.event_id, e.source" in monitor_statements.READ_INBOX
     assert ", ".join(statements.EVENT_COLUMNS) in statements.COPY_EVENTS
 

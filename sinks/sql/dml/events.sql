@@ -7,7 +7,8 @@
 -- monitor (pulse_monitor_inbox) and return the number inserted as their one row (not as
 -- rowcount): a data-modifying CTE runs to completion whether or not the outer query reads it,
 -- and counting ``ins`` (not the inbox rows) keeps the count right even if an inbox row outlived
--- its event. A duplicate event queues nothing.
+-- its event. A duplicate event queues nothing. Each event is queued once per evaluation shard
+-- (pulse_evaluation_shards, v7): every shard's owner applies and clears its own inbox.
 --
 -- The set-based statements read the staging table in primary-key order: concurrent writers
 -- touching the same rows then take their row locks in the same order (no deadlock between two
@@ -43,9 +44,9 @@ WITH ins AS (
     RETURNING event_time, event_id
 ),
 queued AS (
-    INSERT INTO pulse_monitor_inbox (event_time, event_id)
-    SELECT event_time, event_id FROM ins
-    ON CONFLICT (event_time, event_id) DO NOTHING
+    INSERT INTO pulse_monitor_inbox (shard, event_time, event_id)
+    SELECT s.shard, ins.event_time, ins.event_id FROM ins CROSS JOIN pulse_evaluation_shards s
+    ON CONFLICT (shard, event_time, event_id) DO NOTHING
 )
 SELECT count(*) FROM ins
 
@@ -53,7 +54,7 @@ SELECT count(*) FROM ins
 INSERT INTO pulse_item_states ({{state_columns}})
 SELECT {{state_columns}}
 FROM pg_temp.pulse_item_states_staging
-ORDER BY item_id
+ORDER BY source, item_id
 {{state_conflict}}
 
 -- name: insert_event_row
@@ -65,9 +66,9 @@ WITH ins AS (
     RETURNING event_time, event_id
 ),
 queued AS (
-    INSERT INTO pulse_monitor_inbox (event_time, event_id)
-    SELECT event_time, event_id FROM ins
-    ON CONFLICT (event_time, event_id) DO NOTHING
+    INSERT INTO pulse_monitor_inbox (shard, event_time, event_id)
+    SELECT s.shard, ins.event_time, ins.event_id FROM ins CROSS JOIN pulse_evaluation_shards s
+    ON CONFLICT (shard, event_time, event_id) DO NOTHING
 )
 SELECT count(*) FROM ins
 
@@ -78,9 +79,8 @@ VALUES ({{state_params}})
 
 -- name: state_conflict
 -- Not run by itself: the ON CONFLICT clause both state upserts end with.
-ON CONFLICT (item_id) DO UPDATE SET
+ON CONFLICT (source, item_id) DO UPDATE SET
     item_kind     = excluded.item_kind,
-    source        = excluded.source,
     status        = excluded.status,
     state         = excluded.state,
     priority      = excluded.priority,
@@ -110,3 +110,20 @@ SELECT (SELECT count(*) FROM pulse_events),
 
 -- name: events_partitioned
 SELECT relkind = 'p' FROM pg_class WHERE oid = 'pulse_events'::regclass
+
+-- name: record_partition_progress
+-- The per-partition watermark's input (v6), in the batch's transaction and after its events and
+-- states (a transaction holding these row locks waits on no other kind): one row per Kafka
+-- partition the batch held records of, given as four arrays in (topic, partition) order so
+-- that concurrent writers lock the rows in the same order. The latest event time never moves
+-- back; caught_up is this batch's; seen_at is this transaction's server time.
+INSERT INTO pulse_partition_progress AS p
+    (topic, partition, latest_event_time, caught_up, seen_at)
+SELECT topic, partition, latest_event_time, caught_up, now()
+FROM unnest(%s::text[], %s::integer[], %s::timestamptz[], %s::boolean[])
+    AS b(topic, partition, latest_event_time, caught_up)
+ORDER BY topic, partition
+ON CONFLICT (topic, partition) DO UPDATE SET
+    latest_event_time = GREATEST(p.latest_event_time, excluded.latest_event_time),
+    caught_up = excluded.caught_up,
+    seen_at = excluded.seen_at

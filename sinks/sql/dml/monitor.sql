@@ -26,29 +26,54 @@ WHERE e.source = ANY(%s::text[])
 ORDER BY e.event_time, e.sequence, e.event_id
 
 -- name: item_events
--- The stored events of some items, given as two arrays (sources, item ids) of the same length.
+-- The stored events of some items, given as two arrays (sources, item ids) of the same length,
+-- that the shard (the third parameter) has applied: not those still in its inbox (they are
+-- applied as new events when their inbox row is read; restoring one early would hide it from
+-- that step, e.g. from being recorded as late).
 SELECT {{event_fields}}
 FROM pulse_events e
 JOIN unnest(%s::text[], %s::text[]) AS wanted(source, item_id)
   ON e.source = wanted.source AND e.item_id = wanted.item_id
+WHERE NOT EXISTS (
+    SELECT 1 FROM pulse_monitor_inbox i
+    WHERE i.shard = %s AND i.event_time = e.event_time AND i.event_id = e.event_id
+)
 ORDER BY e.event_time, e.sequence, e.event_id
 
 -- name: read_inbox
 -- Oldest first (the primary key's order). LEFT JOIN: an inbox row whose event is gone
 -- (retention dropped its chunk) still comes back as a key, so ``done`` can clear it.
+-- One shard's inbox (v7): the first parameter is the shard.
 SELECT i.event_time, i.event_id, {{event_fields}}
 FROM (
     SELECT event_time, event_id FROM pulse_monitor_inbox
+    WHERE shard = %s
     ORDER BY event_time, event_id
     LIMIT %s
 ) i
 LEFT JOIN pulse_events e ON e.event_time = i.event_time AND e.event_id = i.event_id
 ORDER BY i.event_time, e.sequence, i.event_id
 
+-- name: read_inbox_keys
+-- The same rows as read_inbox without their events: for a shard that evaluates no contract,
+-- whose monitor only clears the inbox (reading every event back would cost as much again).
+SELECT event_time, event_id FROM pulse_monitor_inbox
+WHERE shard = %s
+ORDER BY event_time, event_id
+LIMIT %s
+
 -- name: delete_inbox
-DELETE FROM pulse_monitor_inbox i
-USING unnest(%s::timestamptz[], %s::text[]) AS d(event_time, event_id)
-WHERE i.event_time = d.event_time AND i.event_id = d.event_id
+-- The applied inbox rows move to pulse_monitor_applied (v9): the events the shard applied since
+-- its latest engine checkpoints, which its next owner applies after loading them.
+WITH applied AS (
+    DELETE FROM pulse_monitor_inbox i
+    USING unnest(%s::timestamptz[], %s::text[]) AS d(event_time, event_id)
+    WHERE i.shard = %s AND i.event_time = d.event_time AND i.event_id = d.event_id
+    RETURNING i.shard, i.event_time, i.event_id
+)
+INSERT INTO pulse_monitor_applied (shard, event_time, event_id)
+SELECT shard, event_time, event_id FROM applied
+ON CONFLICT (shard, event_time, event_id) DO NOTHING
 
 -- name: create_point_staging
 -- Staging tables: once per connection; emptied by every COMMIT or ROLLBACK.
@@ -177,3 +202,66 @@ TRUNCATE pg_temp.pulse_indicator_points_staging
 
 -- name: truncate_outcome_staging
 TRUNCATE pg_temp.pulse_period_outcomes_staging
+
+-- name: partition_progress
+-- The per-partition watermark (v6): each partition's latest event time, whether the consumer had
+-- read all its records then, and how long ago (server time) its latest records were stored. Read before the inbox, so every event it counts is in
+-- the inbox the round reads (or was applied before).
+SELECT topic, partition, latest_event_time, caught_up, greatest(now() - seen_at, interval '0')
+FROM pulse_partition_progress
+ORDER BY topic, partition
+
+-- name: record_watermark
+-- With the frontier the partitions last gave the engine (v9; NULL: none).
+INSERT INTO pulse_contract_watermarks (contract, frontier, watermark, driver_frontier, updated_at)
+VALUES (%s, %s, %s, %s, now())
+ON CONFLICT (contract) DO UPDATE SET
+    frontier = excluded.frontier,
+    watermark = excluded.watermark,
+    driver_frontier = excluded.driver_frontier,
+    updated_at = excluded.updated_at
+WHERE (pulse_contract_watermarks.frontier, pulse_contract_watermarks.watermark,
+       pulse_contract_watermarks.driver_frontier)
+      IS DISTINCT FROM (excluded.frontier, excluded.watermark, excluded.driver_frontier)
+
+
+-- Engine checkpoints per evaluation shard (v9), written and read inside the shard's tick (its
+-- fence row locked and checked: only the shard's current claim writes them or empties its
+-- applied events).
+
+-- name: read_checkpoints
+-- The shard's checkpoints of its latest generation (older ones miss events applied since).
+SELECT c.contract, c.fingerprint, c.state
+FROM pulse_engine_checkpoints c
+JOIN pulse_evaluation_shards s ON s.shard = c.shard AND s.checkpoint_generation = c.generation
+WHERE c.shard = %s AND c.contract = ANY(%s::text[])
+
+-- name: next_checkpoint_generation
+UPDATE pulse_evaluation_shards SET checkpoint_generation = checkpoint_generation + 1
+WHERE shard = %s
+RETURNING checkpoint_generation
+
+-- name: write_checkpoint
+INSERT INTO pulse_engine_checkpoints (contract, shard, generation, fingerprint, state, written_at)
+VALUES (%s, %s, %s, %s, %s, now())
+ON CONFLICT (contract) DO UPDATE SET
+    shard = excluded.shard,
+    generation = excluded.generation,
+    fingerprint = excluded.fingerprint,
+    state = excluded.state,
+    written_at = excluded.written_at
+
+-- name: clear_applied
+-- New checkpoints of the shard hold every event it applied so far.
+DELETE FROM pulse_monitor_applied WHERE shard = %s
+
+-- name: applied_events
+-- The stored events the shard applied since its latest checkpoints, of some sources.
+SELECT {{event_fields}}
+FROM pulse_monitor_applied a
+JOIN pulse_events e ON e.event_time = a.event_time AND e.event_id = a.event_id
+WHERE a.shard = %s AND e.source = ANY(%s::text[])
+ORDER BY e.event_time, e.sequence, e.event_id
+
+-- name: recorded_frontiers
+SELECT contract, driver_frontier FROM pulse_contract_watermarks WHERE contract = ANY(%s::text[])

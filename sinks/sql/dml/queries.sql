@@ -10,9 +10,11 @@ SELECT status, count(*) FROM pulse_item_states WHERE source = %s GROUP BY status
 SELECT count(*) FROM pulse_monitor_inbox
 
 -- name: monitor_progress
--- The database's clock now, when the monitor last committed a round, the events it has not
--- applied yet.
-SELECT now(), (SELECT taken_at FROM pulse_monitor_lease WHERE id = 1),
+-- The database's clock now, when every evaluation shard had committed a round (the earliest of
+-- their latest ticks; NULL while a shard has never ticked), the events not applied yet.
+SELECT now(),
+       (SELECT CASE WHEN count(*) = count(ticked_at) THEN min(ticked_at) END
+        FROM pulse_evaluation_shards),
        (SELECT count(*) FROM pulse_monitor_inbox)
 
 -- name: table_fingerprint
