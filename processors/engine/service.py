@@ -233,6 +233,12 @@ class ServiceState:
         grid = self.grid.instants
         if lo < len(grid):
             tails.extend(self._service_tails(grid, lo))
+        if self.orders or self.has_due_dates:
+            if not self._overdue_emitted:  # a new series (the first due date): all of it
+                tails.append(self._overdue_tail(grid, 0))
+                self._overdue_emitted = True
+            elif lo < len(grid):
+                tails.append(self._overdue_tail(grid, lo))
         for kpi in self.kpis:
             if isinstance(kpi, ThresholdKpi):
                 tails.extend(self._threshold_tails(kpi, last))
@@ -280,21 +286,14 @@ class ServiceState:
             self._tail(SERVICE_WIDE, name, grid, lo, values)
             for name, values in quality_series(grid, lo, self.instants)
         )
-        if self.orders or self.has_due_dates:
-            if not self._overdue_emitted:  # a new series: all of it
-                lo, start = 0, grid[0]
-                self._overdue_emitted = True
-            overdue = self.spans[overdue_family(None)].reaching(start)
-            out.append(
-                self._tail(
-                    SERVICE_WIDE,
-                    "overdue_backlog",
-                    grid,
-                    lo,
-                    _floats(count_spans(grid, lo, overdue)),
-                )
-            )
         return out
+
+    def _overdue_tail(self, grid: list[datetime], lo: int) -> SeriesTail:
+        """The overdue backlog, a series once any item has a due date. Its first tail is the
+        whole grid, even in a step that adds no sample (the first due date can arrive in one)."""
+        overdue = self.spans[overdue_family(None)].reaching(grid[lo])
+        values = _floats(count_spans(grid, lo, overdue))
+        return self._tail(SERVICE_WIDE, "overdue_backlog", grid, lo, values)
 
     def _kpi_tails(self, kpi: KpiBase, grid: list[datetime], lo: int) -> list[SeriesTail]:
         named: list[tuple[str, list[float | None]]]
