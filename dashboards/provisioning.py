@@ -150,8 +150,8 @@ def env_example(contracts: Sequence[Contract]) -> str:
         f"{PG_HOST_ENV}=127.0.0.1:15432",
         f"{PG_DATABASE_ENV}=pulse",
         f"{PG_SSLMODE_ENV}=disable",
-        f"{PROMETHEUS_URL_ENV}=http://127.0.0.1:9090",
-        f"{ALERTMANAGER_URL_ENV}=http://127.0.0.1:9093",
+        f"{PROMETHEUS_URL_ENV}=http://127.0.0.1:19090",  # the local stack's default ports
+        f"{ALERTMANAGER_URL_ENV}=http://127.0.0.1:19095",
         f"{DASHBOARDS_DIR_ENV}=/path/to/outcome-pulse/dashboards/generated",
         f"{ds.PROVIDER_PASSWORD_ENV}=",
     ]
