@@ -27,9 +27,11 @@ from outcome_pulse.processors.tenancy import (
     client_role,
 )
 from outcome_pulse.sinks.pgerrors import translate
+from outcome_pulse.sinks.sql_text import statements
 
 _CLIENT_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 SCRAM_ITERATIONS = 4096
+_SQL = statements("tenants")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,33 +64,31 @@ def new_password() -> str:
 def _ensure_role(
     conn: psycopg.Connection, role: str, group: str, rotate: bool
 ) -> tuple[bool, str | None]:
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+    exists = conn.execute(_SQL["role_exists"], [role]).fetchone()
     password = new_password() if (rotate or not exists) else None
     ident = sql.Identifier(role)
     if not exists:
         conn.execute(
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+            sql.SQL(_SQL["create_role"]).format(
                 ident, sql.Literal(scram_verifier(password or "")), sql.Identifier(group)
             )
         )
     else:
         if password is not None:
             conn.execute(
-                sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                sql.SQL(_SQL["set_role_password"]).format(
                     ident, sql.Literal(scram_verifier(password))
                 )
             )
-        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), ident))
-    database = conn.execute("SELECT current_database()").fetchone()
+        conn.execute(sql.SQL(_SQL["grant_group"]).format(sql.Identifier(group), ident))
+    database = conn.execute(_SQL["current_database"]).fetchone()
     assert database is not None
-    conn.execute(
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database[0]), ident)
-    )
+    conn.execute(sql.SQL(_SQL["grant_connect"]).format(sql.Identifier(database[0]), ident))
     return not exists, password
 
 
 def _check_schema(conn: psycopg.Connection) -> None:
-    found = conn.execute("SELECT to_regclass('pulse_tenants') IS NOT NULL").fetchone()
+    found = conn.execute(_SQL["has_tenants_table"]).fetchone()
     if not (found and found[0]):
         raise ConfigError(
             "the database has no pulse_tenants table (schema version 5): run `pulse db migrate`"
@@ -106,26 +106,14 @@ def add_tenant(dsn: str, client: str, *, rotate: bool = False) -> TenantCredenti
     try:
         with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
             _check_schema(conn)
-            other = conn.execute(
-                "SELECT client FROM pulse_tenants WHERE role_name = %s AND client <> %s",
-                [role, client],
-            ).fetchone()
+            other = conn.execute(_SQL["role_of_other_client"], [role, client]).fetchone()
             if other:
                 raise ConfigError(f"role {role} already belongs to client {other[0]!r}")
-            member = conn.execute(
-                "SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
-                "JOIN pg_roles r ON r.oid = m.member "
-                "WHERE r.rolname = %s AND g.rolname = 'pulse_provider'",
-                [role],
-            ).fetchone()
+            member = conn.execute(_SQL["is_provider_member"], [role]).fetchone()
             if member:
                 raise ConfigError(f"role {role} is a provider role; refusing to make it a client")
             created, password = _ensure_role(conn, role, CLIENT_GROUP_ROLE, rotate)
-            conn.execute(
-                "INSERT INTO pulse_tenants (client, role_name) VALUES (%s, %s) "
-                "ON CONFLICT (client) DO UPDATE SET role_name = EXCLUDED.role_name",
-                [client, role],
-            )
+            conn.execute(_SQL["upsert_tenant"], [client, role])
     except psycopg.Error as exc:
         raise translate(exc, f"adding tenant {client}") from exc
     return TenantCredentials(client, role, password, created)
@@ -136,9 +124,7 @@ def add_provider(dsn: str, *, role: str = PROVIDER_ROLE, rotate: bool = False) -
     try:
         with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
             _check_schema(conn)
-            tenant = conn.execute(
-                "SELECT client FROM pulse_tenants WHERE role_name = %s", [role]
-            ).fetchone()
+            tenant = conn.execute(_SQL["client_of_role"], [role]).fetchone()
             if tenant:
                 raise ConfigError(f"role {role} is client {tenant[0]!r}'s role")
             created, password = _ensure_role(conn, role, PROVIDER_GROUP_ROLE, rotate)
@@ -152,9 +138,7 @@ def tenants(dsn: str) -> list[tuple[str, str]]:
     try:
         with psycopg.connect(dsn) as conn:
             _check_schema(conn)
-            rows = conn.execute(
-                "SELECT client, role_name FROM pulse_tenants ORDER BY client"
-            ).fetchall()
+            rows = conn.execute(_SQL["select_tenants"]).fetchall()
     except psycopg.Error as exc:
         raise translate(exc, "listing tenants") from exc
     return [(str(c), str(r)) for c, r in rows]
