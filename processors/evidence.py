@@ -511,6 +511,6 @@ def _corrections(
 ) -> Iterable[LateEvent]:
     """Late events with their time in the period, or that changed one of its rows."""
     mine = {f"{o.kpi}@{o.period_start.isoformat()}" for o in outcomes if o.period_end == period.end}
-    for event in sorted(late, key=lambda e: (e.event_time, e.event_id)):
+    for event in sorted(late, key=lambda e: (e.event_time, e.event_id, e.source)):
         if period.start <= event.event_time < period.end or mine.intersection(event.changed):
             yield event

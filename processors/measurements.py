@@ -95,14 +95,16 @@ class LateEvent:
     """
 
     contract: str
+    source: str
     event_id: str
     event_time: datetime
     watermark: datetime
     changed: tuple[str, ...]
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.contract, self.event_id)
+    def key(self) -> tuple[str, str, str]:
+        """An event is (source, event id): ids are unique only within their source."""
+        return (self.contract, self.source, self.event_id)
 
 
 K = TypeVar("K")

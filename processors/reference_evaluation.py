@@ -211,6 +211,7 @@ class ContractEvaluation:
             late = tuple(
                 LateEvent(
                     self.contract.contract,
+                    event.source,
                     event.event_id,
                     event.time,
                     observed.watermark or event.time,

@@ -58,7 +58,7 @@ _EVENTS_OF_ACTIVE_ITEMS = """
           SELECT DISTINCT source, item_id FROM pulse_events
           WHERE source = ANY(%(sources)s::text[])
             AND event_time >= %(lo)s AND event_time < %(hi)s)
-    ORDER BY e.event_time, e.sequence, e.event_id
+    ORDER BY e.event_time, e.sequence, e.event_id, e.source
 """
 _TOTALS = """
     SELECT count(*), count(DISTINCT (source, item_id)), min(event_time), max(event_time)
@@ -81,8 +81,8 @@ _REVISED = """
     WHERE contract = %s AND revision > 1 ORDER BY kpi, period_start
 """
 _LATE = """
-    SELECT contract, event_id, event_time, watermark, changed FROM pulse_late_events
-    WHERE contract = %s ORDER BY event_time, event_id
+    SELECT contract, source, event_id, event_time, watermark, changed FROM pulse_late_events
+    WHERE contract = %s ORDER BY event_time, event_id, source
 """
 _ALERTS = """
     SELECT alertname, severity, fired_at, resolved_at, service, kpi, item_id, value,
@@ -118,8 +118,8 @@ def read_evidence(
             window_args = {"contract": contract, "lo": lo, "hi": hi, "sources": names}
             points = [IndicatorPoint(*row) for row in conn.execute(_POINTS, window_args)]
             late = [
-                LateEvent(c, e, t, w, tuple(changed or ()))
-                for c, e, t, w, changed in conn.execute(_LATE, [contract])
+                LateEvent(c, s, e, t, w, tuple(changed or ()))
+                for c, s, e, t, w, changed in conn.execute(_LATE, [contract])
             ]
             alerts = [AlertRecord(*row) for row in conn.execute(_ALERTS, window_args)]
             events = [

@@ -63,7 +63,8 @@ from outcome_pulse.sinks.pgerrors import is_transient, translate
 R = TypeVar("R")
 PointKey = tuple[str, str, str, str, datetime]
 OutcomeKey = tuple[str, str, datetime]
-InboxKey = tuple[datetime, str]
+InboxKey = tuple[datetime, str, str]
+"""An inbox row's key: (event time, source, event id); an event is (source, id)."""
 
 _point_tuple = attrgetter(*m.POINT_COLUMNS)
 _point_key = attrgetter(*m.POINT_KEY)
@@ -347,12 +348,12 @@ class MonitorTick:
         if not with_events:
             with self.doing("reading pulse_monitor_inbox"):
                 cur = await self._cursor().execute(m.READ_INBOX_KEYS, [self.shard, limit])
-                return InboxBatch([], [(row[0], row[1]) for row in await cur.fetchall()])
+                return InboxBatch([], [(row[0], row[1], row[2]) for row in await cur.fetchall()])
         with self.doing("reading pulse_monitor_inbox joined with pulse_events"):
             cur = await self._cursor().execute(m.READ_INBOX, [self.shard, limit])
             rows = await cur.fetchall()
-        keys = [(row[0], row[1]) for row in rows]
-        events = [_item_event(row[2:]) for row in rows if row[2] is not None]
+        keys = [(row[0], row[1], row[2]) for row in rows]
+        events = [_item_event(row[3:]) for row in rows if row[3] is not None]
         return InboxBatch(events, keys)
 
     async def done(self, keys: Sequence[InboxKey]) -> None:
@@ -361,8 +362,10 @@ class MonitorTick:
         if not keys:
             return
         with self.doing(f"deleting {len(keys)} rows from pulse_monitor_inbox"):
-            times, ids = zip(*keys, strict=True)
-            await self._cursor().execute(m.DELETE_INBOX, [list(times), list(ids), self.shard])
+            times, sources, ids = zip(*keys, strict=True)
+            await self._cursor().execute(
+                m.DELETE_INBOX, [list(times), list(sources), list(ids), self.shard]
+            )
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -391,7 +394,14 @@ class MonitorTick:
                 await cur.executemany(
                     m.INSERT_LATE_EVENT,
                     [
-                        (e.contract, e.event_id, e.event_time, e.watermark, list(e.changed))
+                        (
+                            e.contract,
+                            e.source,
+                            e.event_id,
+                            e.event_time,
+                            e.watermark,
+                            list(e.changed),
+                        )
                         for e in late
                     ],
                 )

@@ -3,8 +3,9 @@
 
 Pure functions, no I/O, so the batch rules are unit-tested without a server:
 
-* one row per event id (the first seen): the batch holds each event once however often Kafka
-  redelivered it;
+* one row per event, ``(event time, source, id)`` as ``pulse_events``' key (the first seen): the
+  batch holds each event once however often Kafka redelivered it, and another source's event
+  with the same id is another event (CloudEvents ids are unique only within their source);
 * one state per item, the one with the highest ``event_count`` (the latest on a tie): a single
   ``INSERT ... ON CONFLICT DO UPDATE`` may not touch the same row twice, and the highest count
   is the state that folded in the most events;
@@ -27,10 +28,11 @@ if TYPE_CHECKING:
 
 
 def unique_events(events: Iterable[StoredEvent]) -> list[StoredEvent]:
-    """The events with duplicates (same id) removed, first occurrence kept, order preserved."""
-    seen: dict[str, StoredEvent] = {}
+    """The events with duplicates (same time, source and id) removed, first occurrence kept,
+    order preserved."""
+    seen: dict[tuple[datetime, str, str], StoredEvent] = {}
     for event in events:
-        seen.setdefault(event.id, event)
+        seen.setdefault((event.time, event.source, event.id), event)
     return list(seen.values())
 
 

@@ -136,6 +136,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         plain=("v9_engine_checkpoints.sql",),
         timescale=("v9_engine_checkpoints.sql",),
     ),
+    Migration(
+        10,
+        "an event is (source, event id): pulse_events, pulse_monitor_inbox, "
+        "pulse_monitor_applied and pulse_late_events keyed with the source (existing rows "
+        "given their stored event's)",
+        plain=("v10_event_identity.sql",),
+        timescale=(
+            "v10_events_hypertable_before.sql",
+            "v10_event_identity.sql",
+            "v10_events_hypertable_after.sql",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -192,6 +192,7 @@ class ContractEngine:
             late = tuple(
                 LateEvent(
                     self.contract.contract,
+                    event.source,
                     event.event_id,
                     event.time,
                     observed.watermark or event.time,

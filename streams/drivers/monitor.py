@@ -386,7 +386,7 @@ class ContractMonitor:
         frontier = event_time_frontier(progress, self.idle_partition, backlog)
         if isinstance(frontier, datetime) and len(inbox.keys) >= self.inbox_limit:
             # Inbox rows left for the next round are no earlier than this batch's latest.
-            frontier = min(frontier, max(at for at, _ in inbox.keys))
+            frontier = min(frontier, max(at for at, _, _ in inbox.keys))
         return frontier, inbox
 
     @staticmethod
@@ -416,9 +416,12 @@ class ContractMonitor:
         missing = evaluation.missing_histories(events)
         if not missing:
             return
-        arriving = {(event.time, event.event_id) for event, _ in events}
+        # An event is (source, id): another source's event of the same id and time is another.
+        arriving = {(event.time, event.source, event.event_id) for event, _ in events}
         stored = await tick.item_events(missing)
-        evaluation.restore(e for e in stored if (e[0].time, e[0].event_id) not in arriving)
+        evaluation.restore(
+            e for e in stored if (e[0].time, e[0].source, e[0].event_id) not in arriving
+        )
 
     def _export(self, evaluations: dict[str, ContractEvaluation]) -> None:
         if self.risks is not None:

@@ -1,12 +1,15 @@
-"""Two sources with the same item ids stay two sets of items, end to end.
+"""Two sources with the same item ids and the same event ids stay two sets, end to end.
 
-The help desk log is mapped twice: as ``acme-jira``, and as ``beta-snow`` three days and five
-hours later with the last event of every fifth ticket left out, so both sources have every
-ticket id and the same item has other states and times in each. Both are produced interleaved
-in event-time order (an item's two namesakes meet in the same fetch batches) through Kafka and a
-worker into PostgreSQL, with one contract per source. Each source's items, states and contract
-rows must be what that source alone gives: its item states folded on their own, and the
-backtest of its contract over its own events.
+The help desk log is mapped twice: as ``acme-jira``, and as ``beta-snow`` with acme's event ids
+(CloudEvents ids are only unique within their source), every second ticket three days and five
+hours later, and the last event of every fifth ticket left out. So both sources have every
+ticket id and every event id, and most beta events also share their time with acme's namesake
+(what a key without the source took for a duplicate), while the shifted and cut tickets have other
+states in each. Both are produced interleaved in event-time order (an item's two namesakes meet in
+the same fetch batches) through Kafka and a worker into PostgreSQL, with one contract per source.
+Each source's events, items, states and contract rows must be what that source alone gives: every
+event it sent, its item states folded on their own, and the backtest of its contract over its own
+events.
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ pytestmark = pytest.mark.e2e
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "helpdesk_tickets.yaml"
 SOURCES = ("acme-jira", "beta-snow")
 SHIFT = timedelta(days=3, hours=5)
+ZERO = timedelta(0)
 
 
 def source_events(source: str) -> list[EventEnvelope]:
-    mapping = load_mapping("helpdesk").model_copy(update={"source": source})
+    # Both mapped as the first source, so beta's event ids are acme's (its source set after).
+    mapping = load_mapping("helpdesk").model_copy(update={"source": SOURCES[0]})
     events = map_file(dataset("helpdesk"), mapping).events
-    if source == "acme-jira":
+    if source == SOURCES[0]:
         return events
     last: dict[str, EventEnvelope] = {}
     seen: dict[str, int] = {}
@@ -52,7 +57,14 @@ def source_events(source: str) -> list[EventEnvelope]:
         seen[e.subject] = seen.get(e.subject, 0) + 1
     tickets = sorted(t for t, n in seen.items() if n > 1)
     dropped = {last[t].id for t in tickets[::5]}
-    return [e.model_copy(update={"time": e.time + SHIFT}) for e in events if e.id not in dropped]
+    shifted = set(sorted(seen)[1::2])
+    return [
+        e.model_copy(
+            update={"source": source, "time": e.time + (SHIFT if e.subject in shifted else ZERO)}
+        )
+        for e in events
+        if e.id not in dropped
+    ]
 
 
 def source_contract(source: str, directory: Path) -> Path:
@@ -77,6 +89,26 @@ def stored_states(dsn: str, source: str) -> dict[str, dict[str, Any]]:
         cur = conn.execute("SELECT * FROM pulse_item_states WHERE source = %s", [source])
         names = [c.name for c in cur.description or ()]
         return {row[names.index("item_id")]: dict(zip(names, row, strict=True)) for row in cur}
+
+
+def stored_events(dsn: str, source: str) -> dict[tuple[datetime, str], tuple[Any, ...]]:
+    """(event time, id) -> the row's item, lifecycle, sequence and state, of one source."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        cur = conn.execute(
+            "SELECT event_time, event_id, item_id, lifecycle, sequence, state FROM pulse_events "
+            "WHERE source = %s",
+            [source],
+        )
+        return {(row[0], row[1]): row[2:] for row in cur}
+
+
+def sent_events(events: Sequence[EventEnvelope]) -> dict[tuple[datetime, str], tuple[Any, ...]]:
+    rows = {}
+    for e in events:
+        item = e.to_item_event()
+        rows[(e.time, e.id)] = (e.subject, item.lifecycle.value, e.sequence, item.state)
+    return rows
 
 
 def watermark(dsn: str, contract: str) -> datetime | None:
@@ -109,6 +141,11 @@ def test_two_sources_sharing_item_ids_are_separate_and_each_equals_its_backtest(
         paths.append(str(path))
     acme_ids = {e.subject for e in events["acme-jira"]}
     assert acme_ids == {e.subject for e in events["beta-snow"]}, "every ticket id in both"
+    acme_events = {(e.time, e.id) for e in events["acme-jira"]}
+    beta_events = [(e.time, e.id) for e in events["beta-snow"]]
+    assert {e.id for e in events["beta-snow"]} <= {e.id for e in events["acme-jira"]}
+    twins = sum(key in acme_events for key in beta_events)
+    assert len(beta_events) / 3 < twins < len(beta_events), "many, not all, share id and time"
     expected = {
         source: backtest_events(contracts[source], item_events(events[source])).evaluation
         for source in SOURCES
@@ -142,6 +179,7 @@ def test_two_sources_sharing_item_ids_are_separate_and_each_equals_its_backtest(
                 what=f"the {source} contract's watermark at its backtest's (every partition idle)",
             )
         for source in SOURCES:
+            assert stored_events(dsn, source) == sent_events(events[source]), source
             want = folded(events[source])
             got = stored_states(dsn, source)
             assert len(got) == len(want) == len(acme_ids), source
@@ -152,6 +190,12 @@ def test_two_sources_sharing_item_ids_are_separate_and_each_equals_its_backtest(
             clocks = {r.key: r for r in open_item_clocks(dsn, contract)}
             assert clocks == expected[source].open_clocks
             assert {c.source for c in clocks.values()} <= {source}
-        # the same id, two items: a ticket whose last event beta-snow never sent differs
+        # the same id, two items: a ticket beta-snow shifted or cut short differs, and the
+        # rest (every event a twin of acme's) are still two rows, equal but for the source
         acme, beta = stored_states(dsn, "acme-jira"), stored_states(dsn, "beta-snow")
-        assert sum(acme[t] != {**beta[t], "source": "acme-jira"} for t in acme_ids) == len(acme_ids)
+        differ = {t for t in acme_ids if acme[t] != {**beta[t], "source": "acme-jira"}}
+        shifted = {e.subject for e in events["beta-snow"] if (e.time, e.id) not in acme_events}
+        beta_ids = {e.id for e in events["beta-snow"]}
+        cut = {e.subject for e in events["acme-jira"] if e.id not in beta_ids}
+        assert differ == shifted | cut
+        assert 0 < len(differ) < len(acme_ids)

@@ -176,6 +176,7 @@ def dsn(migrated: str) -> str:
         "pulse_events",
         "pulse_item_states",
         "pulse_monitor_inbox",
+        "pulse_monitor_applied",
         "pulse_indicator_points",
         "pulse_period_outcomes",
         "pulse_late_events",
@@ -199,7 +200,7 @@ def test_the_sink_fills_the_inbox_with_new_events_only(dsn: str) -> None:
             async with store.tick() as tick:
                 batch = await tick.inbox()
                 assert batch.events == pairs(first)
-                assert sorted(batch.keys) == sorted((e.time, e.id) for e in first)
+                assert sorted(batch.keys) == sorted((e.time, e.source, e.id) for e in first)
                 await tick.done(batch.keys)
             async with store.tick() as tick:
                 assert (await tick.inbox()).keys == []
@@ -225,12 +226,46 @@ def test_the_sink_fills_the_inbox_with_new_events_only(dsn: str) -> None:
                 keys_only = await tick.inbox(with_events=False)
                 assert keys_only.events == []
                 assert keys_only.keys == (await tick.inbox()).keys
-                assert sorted(keys_only.keys) == sorted((e.time, e.id) for e in third)
+                assert sorted(keys_only.keys) == sorted((e.time, e.source, e.id) for e in third)
                 await tick.done(keys_only.keys)
             async with store.tick() as tick:
                 assert (await tick.inbox(with_events=False)).keys == []
 
     asyncio.run(run())
+
+
+def test_two_sources_events_of_the_same_id_and_time_are_two_events(dsn: str) -> None:
+    """CloudEvents ids are unique only within their source (schema v10): the sink stores both,
+    the inbox queues both, and both are applied, read back and recorded as applied."""
+    desk = incident_events("desk", 2)
+    other = [e.model_copy(update={"source": "other"}) for e in desk]  # same ids, times, items
+    assert {(e.time, e.id) for e in desk} == {(e.time, e.id) for e in other}
+    both = [*desk, *other]
+    assert sink_write(dsn, both).events_written == 12
+    assert sink_write(dsn, both).events_written == 0, "a redelivery is still a duplicate"
+    stored = query(dsn, "SELECT source, count(*) FROM pulse_events GROUP BY 1 ORDER BY 1")
+    assert stored == [("desk", 6), ("other", 6)]
+    assert inbox_size(dsn) == 12
+
+    async def run() -> None:
+        async with MonitorStore(dsn, "monitor-a") as store, store.tick() as tick:
+            batch = await tick.inbox()
+            assert sorted(batch.keys) == sorted((e.time, e.source, e.id) for e in both)
+            assert batch.events == pairs(both)
+            assert sorted((await tick.inbox(with_events=False)).keys) == sorted(batch.keys)
+            # Not applied yet: neither source's item gives back an event.
+            assert await tick.item_events([("other", "desk-INC0")]) == []
+            await tick.done(batch.keys)
+            assert (await tick.inbox()).keys == []
+            assert await tick.applied_events(["desk", "other"]) == pairs(both)
+            assert await tick.applied_events(["other"]) == pairs(other)
+            wanted = [e for e in other if e.subject == "desk-INC0"]
+            assert await tick.item_events([("other", "desk-INC0")]) == pairs(wanted)
+
+    asyncio.run(run())
+    applied = "SELECT source, count(*) FROM pulse_monitor_applied GROUP BY 1 ORDER BY 1"
+    assert query(dsn, applied) == [("desk", 6), ("other", 6)]
+    assert inbox_size(dsn) == 0
 
 
 def test_an_inbox_row_whose_event_is_gone_comes_back_as_a_key(dsn: str) -> None:
@@ -446,21 +481,25 @@ def test_write_applies_a_diff_between_two_evaluations(dsn: str) -> None:
 
 
 def test_late_events_are_recorded_once(dsn: str) -> None:
-    late = LateEvent("c1", "ev-9", T0, T0 + timedelta(days=3), ("p2_restore@2024-03-01",))
+    late = LateEvent("c1", "src-1", "ev-9", T0, T0 + timedelta(days=3), ("p2_restore@2024-03-01",))
 
     async def run() -> None:
         async with MonitorStore(dsn, "monitor-a") as store:
             await write(store, late=[late, replace(late, event_id="ev-10", changed=())])
             await write(store, late=[replace(late, changed=("other",))])
+            # the same id and time from another source is another event (schema v10)
+            await write(store, late=[replace(late, source="src-2", changed=("third",))])
 
     asyncio.run(run())
     rows = query(
         dsn,
-        "SELECT event_id, event_time, watermark, changed FROM pulse_late_events ORDER BY 1",
+        "SELECT source, event_id, event_time, watermark, changed FROM pulse_late_events "
+        "ORDER BY 2, 1",
     )
     assert rows == [
-        ("ev-10", T0, T0 + timedelta(days=3), []),
-        ("ev-9", T0, T0 + timedelta(days=3), ["p2_restore@2024-03-01"]),
+        ("src-1", "ev-10", T0, T0 + timedelta(days=3), []),
+        ("src-1", "ev-9", T0, T0 + timedelta(days=3), ["p2_restore@2024-03-01"]),
+        ("src-2", "ev-9", T0, T0 + timedelta(days=3), ["third"]),
     ]
 
 

@@ -95,7 +95,7 @@ def write(
 
 def fingerprints(dsn: str) -> tuple[tuple[int, str], tuple[int, str]]:
     return (
-        table_fingerprint(dsn, "pulse_events", "event_time, event_id"),
+        table_fingerprint(dsn, "pulse_events", "event_time, source, event_id"),
         table_fingerprint(dsn, "pulse_item_states", "item_id"),
     )
 
@@ -106,12 +106,14 @@ def query(dsn: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
 
 
 def inbox(dsn: str) -> list[tuple[Any, ...]]:
-    """The monitor's inbox (event_time, event_id), in key order."""
-    return query(dsn, "SELECT event_time, event_id FROM pulse_monitor_inbox ORDER BY 1, 2")
+    """The monitor's inbox (event_time, source, event_id), in key order."""
+    return query(
+        dsn, "SELECT event_time, source, event_id FROM pulse_monitor_inbox ORDER BY 1, 2, 3"
+    )
 
 
 def event_keys(events: Sequence[EventEnvelope]) -> list[tuple[Any, ...]]:
-    return sorted({(e.time, e.id) for e in events})
+    return sorted({(e.time, e.source, e.id) for e in events})
 
 
 # -- fixtures ------------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def _catalog(dsn: str) -> list[tuple[Any, ...]]:
 
 
 def test_first_migration_creates_the_schema(dsn: str, first_report: SchemaReport) -> None:
-    assert first_report.version == SCHEMA_VERSION == 9
+    assert first_report.version == SCHEMA_VERSION == 10
     assert first_report.timescaledb is _timescaledb_available(dsn)
     assert any("applied version 1" in action for action in first_report.actions)
     assert any("applied version 2" in action for action in first_report.actions)
@@ -95,6 +95,8 @@ def test_first_migration_creates_the_schema(dsn: str, first_report: SchemaReport
     assert any("applied version 7" in action for action in first_report.actions)
     assert any("applied version 8" in action for action in first_report.actions)
     assert any("applied version 9" in action for action in first_report.actions)
+    assert any("applied version 10" in action for action in first_report.actions)
+    assert any("an event is (source, event id)" in action for action in first_report.actions)
     assert any("an item is (source, item id)" in action for action in first_report.actions)
     present = {name for (name,) in _rows(dsn, "SELECT tablename FROM pg_tables")}
     present |= {name for (name,) in _rows(dsn, "SELECT relname FROM pg_class WHERE relkind = 'p'")}
@@ -157,7 +159,7 @@ def test_events_are_partitioned_by_month_with_brin_and_item_index(
     )
     assert "USING brin (event_time)" in indexes["pulse_events_event_time_brin"]
     assert "btree (source, item_id, event_time)" in indexes["pulse_events_item_time"]
-    assert "btree (event_time, event_id)" in indexes["pulse_events_pkey"]
+    assert "btree (event_time, source, event_id)" in indexes["pulse_events_pkey"]
     # No DEFAULT partition: it would block creating the partition of any month it holds rows of.
     assert (
         _rows(
@@ -176,6 +178,26 @@ def test_item_states_primary_key_is_source_and_item(dsn: str, first_report: Sche
         "WHERE conrelid = 'pulse_item_states'::regclass AND contype = 'p'",
     )
     assert definition == "PRIMARY KEY (source, item_id)"
+
+
+def test_every_table_naming_an_event_keys_it_with_its_source(
+    dsn: str, first_report: SchemaReport
+) -> None:
+    """An event is (source, event id): CloudEvents ids are unique only within their source."""
+    keys = dict(
+        _rows(
+            dsn,
+            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'p' AND conrelid = ANY(%s::regclass[])",
+            [["pulse_events", "pulse_monitor_inbox", "pulse_monitor_applied", "pulse_late_events"]],
+        )
+    )
+    assert keys == {
+        "pulse_events": "PRIMARY KEY (event_time, source, event_id)",
+        "pulse_monitor_inbox": "PRIMARY KEY (shard, event_time, source, event_id)",
+        "pulse_monitor_applied": "PRIMARY KEY (shard, event_time, source, event_id)",
+        "pulse_late_events": "PRIMARY KEY (contract, source, event_id)",
+    }
 
 
 def test_concurrent_migrations_apply_each_version_once(pg_dsn: str) -> None:

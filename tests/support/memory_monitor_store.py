@@ -32,8 +32,9 @@ class MemoryMonitorStore:
 
     def __init__(self, owner: str = "memory") -> None:
         self.owner = owner
-        self.events: dict[tuple[datetime, str], tuple[ItemEvent, int]] = {}
-        self.inbox_keys: set[tuple[datetime, str]] = set()
+        # Keyed as pulse_events: (event time, source, event id); an event is (source, id).
+        self.events: dict[tuple[datetime, str, str], tuple[ItemEvent, int]] = {}
+        self.inbox_keys: set[tuple[datetime, str, str]] = set()
         self.progress: dict[tuple[str, int], tuple[datetime, bool, timedelta]] = {}
         self.points: dict[Any, IndicatorPoint] = {}
         self.outcomes: dict[Any, PeriodOutcome] = {}
@@ -43,7 +44,7 @@ class MemoryMonitorStore:
         """The fields of final period outcomes that later writes changed, by key."""
         self.revised_points: set[Any] = set()
         """Keys of final indicator points whose value a later write changed."""
-        self.late: dict[tuple[str, str], LateEvent] = {}
+        self.late: dict[tuple[str, str, str], LateEvent] = {}
         self.clocks: dict[str, list[OpenClock]] = {}
         self.forecasts: dict[str, list[PeriodForecast]] = {}
         self.drift: dict[str, list[DriftSignal]] = {}
@@ -51,7 +52,7 @@ class MemoryMonitorStore:
         self.alerts: dict[tuple[str, str, datetime], AlertEpisode] = {}
         self.lease: str | None = None
         self.driver_frontiers: dict[str, datetime | None] = {}
-        self.applied: set[tuple[datetime, str]] = set()
+        self.applied: set[tuple[datetime, str, str]] = set()
         """Events applied since the latest checkpoints (pulse_monitor_applied)."""
         self.checkpoint_rows: dict[str, tuple[int, str, bytes]] = {}
         """contract -> (generation, fingerprint, state) (pulse_engine_checkpoints)."""
@@ -73,7 +74,7 @@ class MemoryMonitorStore:
         partition's progress (its silence reset to zero)."""
         latest: datetime | None = None
         for event, sequence in events:
-            key = (event.time, event.event_id)
+            key = (event.time, event.source, event.event_id)
             if key not in self.events:
                 self.events[key] = (event, sequence)
                 self.inbox_keys.add(key)
@@ -138,7 +139,7 @@ class _Tick:
             key=lambda e: (e[0].time, e[1], e[0].event_id),
         )
 
-    async def done(self, keys: Sequence[tuple[datetime, str]]) -> None:
+    async def done(self, keys: Sequence[tuple[datetime, str, str]]) -> None:
         applied = self.store.inbox_keys.intersection(keys)
         self.store.inbox_keys.difference_update(applied)
         self.store.applied.update(applied)
@@ -191,7 +192,7 @@ class _Tick:
             self.store.points[point.key] = point
         self._upsert_outcomes(outcomes.upserts)
         for event in late:
-            self.store.late.setdefault((event.contract, event.event_id), event)
+            self.store.late.setdefault(event.key, event)
 
     async def replace(
         self,

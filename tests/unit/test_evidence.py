@@ -193,7 +193,9 @@ def test_quality_per_month_with_late_corrections() -> None:
     assert [m.label for m in (months[0], months[-1])] == ["2023-04", "2024-03"]
     data = evidence_input(terms, history())
     quality = tuple(monthly_quality((e for e, _ in history()), ["acme"], months))
-    late = LateEvent("acme-desk", "b-4", T0 + timedelta(hours=9), T0 + timedelta(hours=20), ())
+    late = LateEvent(
+        "acme-desk", "acme", "b-4", T0 + timedelta(hours=9), T0 + timedelta(hours=20), ()
+    )
     report = assemble(
         replace(data, late=[late], provenance=replace(data.provenance, quality=quality))
     )

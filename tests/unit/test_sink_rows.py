@@ -84,6 +84,18 @@ def test_unique_events_drops_repeated_ids_and_keeps_order() -> None:
     assert [e.id for e in unique_events([b, a, b, c, a])] == ["e1", "e0", "e2"]
 
 
+def test_unique_events_keeps_another_sources_event_of_the_same_id_and_time() -> None:
+    a = event(0)
+    twin = a.model_copy(update={"source": "beta"})
+    later = a.model_copy(update={"time": a.time + timedelta(seconds=1)})
+    kept = unique_events([a, twin, a, twin, later])
+    assert [(e.source, e.id, e.time) for e in kept] == [
+        ("unit", "e0", T0),
+        ("beta", "e0", T0),
+        ("unit", "e0", T0 + timedelta(seconds=1)),
+    ]
+
+
 def test_months_are_utc_months() -> None:
     assert month_of(datetime.fromisoformat("2012-05-31T23:30:00-02:00")) == date(2012, 6, 1)
     assert month_of(datetime.fromisoformat("2012-06-01T00:30:00+02:00")) == date(2012, 5, 1)

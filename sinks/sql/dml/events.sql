@@ -7,7 +7,8 @@
 -- monitor (pulse_monitor_inbox) and return the number inserted as their one row (not as
 -- rowcount): a data-modifying CTE runs to completion whether or not the outer query reads it,
 -- and counting ``ins`` (not the inbox rows) keeps the count right even if an inbox row outlived
--- its event. A duplicate event queues nothing. Each event is queued once per evaluation shard
+-- its event. A duplicate event (same time, source and id: an event is (source, id), v10) queues
+-- nothing. Each event is queued once per evaluation shard
 -- (pulse_evaluation_shards, v7): every shard's owner applies and clears its own inbox.
 --
 -- The set-based statements read the staging table in primary-key order: concurrent writers
@@ -39,14 +40,15 @@ WITH ins AS (
     INSERT INTO pulse_events ({{event_columns}})
     SELECT {{event_columns}}
     FROM pg_temp.pulse_events_staging
-    ORDER BY event_time, event_id
-    ON CONFLICT (event_time, event_id) DO NOTHING
-    RETURNING event_time, event_id
+    ORDER BY event_time, source, event_id
+    ON CONFLICT (event_time, source, event_id) DO NOTHING
+    RETURNING event_time, source, event_id
 ),
 queued AS (
-    INSERT INTO pulse_monitor_inbox (shard, event_time, event_id)
-    SELECT s.shard, ins.event_time, ins.event_id FROM ins CROSS JOIN pulse_evaluation_shards s
-    ON CONFLICT (shard, event_time, event_id) DO NOTHING
+    INSERT INTO pulse_monitor_inbox (shard, event_time, source, event_id)
+    SELECT s.shard, ins.event_time, ins.source, ins.event_id
+    FROM ins CROSS JOIN pulse_evaluation_shards s
+    ON CONFLICT (shard, event_time, source, event_id) DO NOTHING
 )
 SELECT count(*) FROM ins
 
@@ -62,13 +64,14 @@ ORDER BY source, item_id
 WITH ins AS (
     INSERT INTO pulse_events ({{event_columns}})
     VALUES ({{event_params}})
-    ON CONFLICT (event_time, event_id) DO NOTHING
-    RETURNING event_time, event_id
+    ON CONFLICT (event_time, source, event_id) DO NOTHING
+    RETURNING event_time, source, event_id
 ),
 queued AS (
-    INSERT INTO pulse_monitor_inbox (shard, event_time, event_id)
-    SELECT s.shard, ins.event_time, ins.event_id FROM ins CROSS JOIN pulse_evaluation_shards s
-    ON CONFLICT (shard, event_time, event_id) DO NOTHING
+    INSERT INTO pulse_monitor_inbox (shard, event_time, source, event_id)
+    SELECT s.shard, ins.event_time, ins.source, ins.event_id
+    FROM ins CROSS JOIN pulse_evaluation_shards s
+    ON CONFLICT (shard, event_time, source, event_id) DO NOTHING
 )
 SELECT count(*) FROM ins
 

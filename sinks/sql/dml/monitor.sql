@@ -23,7 +23,7 @@ e.state, e.priority, e.assignee, e.due_at, e.attributes, e.sequence
 SELECT {{event_fields}}
 FROM pulse_events e
 WHERE e.source = ANY(%s::text[])
-ORDER BY e.event_time, e.sequence, e.event_id
+ORDER BY e.event_time, e.sequence, e.event_id, e.source
 
 -- name: item_events
 -- The stored events of some items, given as two arrays (sources, item ids) of the same length,
@@ -36,30 +36,32 @@ JOIN unnest(%s::text[], %s::text[]) AS wanted(source, item_id)
   ON e.source = wanted.source AND e.item_id = wanted.item_id
 WHERE NOT EXISTS (
     SELECT 1 FROM pulse_monitor_inbox i
-    WHERE i.shard = %s AND i.event_time = e.event_time AND i.event_id = e.event_id
+    WHERE i.shard = %s AND i.event_time = e.event_time AND i.source = e.source
+      AND i.event_id = e.event_id
 )
-ORDER BY e.event_time, e.sequence, e.event_id
+ORDER BY e.event_time, e.sequence, e.event_id, e.source
 
 -- name: read_inbox
 -- Oldest first (the primary key's order). LEFT JOIN: an inbox row whose event is gone
 -- (retention dropped its chunk) still comes back as a key, so ``done`` can clear it.
--- One shard's inbox (v7): the first parameter is the shard.
-SELECT i.event_time, i.event_id, {{event_fields}}
+-- One shard's inbox (v7): the first parameter is the shard. An event is (source, id) (v10).
+SELECT i.event_time, i.source, i.event_id, {{event_fields}}
 FROM (
-    SELECT event_time, event_id FROM pulse_monitor_inbox
+    SELECT event_time, source, event_id FROM pulse_monitor_inbox
     WHERE shard = %s
-    ORDER BY event_time, event_id
+    ORDER BY event_time, source, event_id
     LIMIT %s
 ) i
-LEFT JOIN pulse_events e ON e.event_time = i.event_time AND e.event_id = i.event_id
-ORDER BY i.event_time, e.sequence, i.event_id
+LEFT JOIN pulse_events e
+  ON e.event_time = i.event_time AND e.source = i.source AND e.event_id = i.event_id
+ORDER BY i.event_time, e.sequence, i.event_id, i.source
 
 -- name: read_inbox_keys
 -- The same rows as read_inbox without their events: for a shard that evaluates no contract,
 -- whose monitor only clears the inbox (reading every event back would cost as much again).
-SELECT event_time, event_id FROM pulse_monitor_inbox
+SELECT event_time, source, event_id FROM pulse_monitor_inbox
 WHERE shard = %s
-ORDER BY event_time, event_id
+ORDER BY event_time, source, event_id
 LIMIT %s
 
 -- name: delete_inbox
@@ -67,13 +69,14 @@ LIMIT %s
 -- its latest engine checkpoints, which its next owner applies after loading them.
 WITH applied AS (
     DELETE FROM pulse_monitor_inbox i
-    USING unnest(%s::timestamptz[], %s::text[]) AS d(event_time, event_id)
-    WHERE i.shard = %s AND i.event_time = d.event_time AND i.event_id = d.event_id
-    RETURNING i.shard, i.event_time, i.event_id
+    USING unnest(%s::timestamptz[], %s::text[], %s::text[]) AS d(event_time, source, event_id)
+    WHERE i.shard = %s AND i.event_time = d.event_time AND i.source = d.source
+      AND i.event_id = d.event_id
+    RETURNING i.shard, i.event_time, i.source, i.event_id
 )
-INSERT INTO pulse_monitor_applied (shard, event_time, event_id)
-SELECT shard, event_time, event_id FROM applied
-ON CONFLICT (shard, event_time, event_id) DO NOTHING
+INSERT INTO pulse_monitor_applied (shard, event_time, source, event_id)
+SELECT shard, event_time, source, event_id FROM applied
+ON CONFLICT (shard, event_time, source, event_id) DO NOTHING
 
 -- name: create_point_staging
 -- Staging tables: once per connection; emptied by every COMMIT or ROLLBACK.
@@ -165,9 +168,9 @@ USING unnest(%s::text[], %s::text[], %s::timestamptz[]) AS d(contract, kpi, peri
 WHERE o.contract = d.contract AND o.kpi = d.kpi AND o.period_start = d.period_start
 
 -- name: insert_late_event
-INSERT INTO pulse_late_events (contract, event_id, event_time, watermark, changed)
-VALUES (%s, %s, %s, %s, %s::text[])
-ON CONFLICT (contract, event_id) DO NOTHING
+INSERT INTO pulse_late_events (contract, source, event_id, event_time, watermark, changed)
+VALUES (%s, %s, %s, %s, %s, %s::text[])
+ON CONFLICT (contract, source, event_id) DO NOTHING
 
 -- name: select_points
 -- Reading back (tests, the CLI).
@@ -259,9 +262,10 @@ DELETE FROM pulse_monitor_applied WHERE shard = %s
 -- The stored events the shard applied since its latest checkpoints, of some sources.
 SELECT {{event_fields}}
 FROM pulse_monitor_applied a
-JOIN pulse_events e ON e.event_time = a.event_time AND e.event_id = a.event_id
+JOIN pulse_events e
+  ON e.event_time = a.event_time AND e.source = a.source AND e.event_id = a.event_id
 WHERE a.shard = %s AND e.source = ANY(%s::text[])
-ORDER BY e.event_time, e.sequence, e.event_id
+ORDER BY e.event_time, e.sequence, e.event_id, e.source
 
 -- name: recorded_frontiers
 SELECT contract, driver_frontier FROM pulse_contract_watermarks WHERE contract = ANY(%s::text[])
