@@ -17,19 +17,17 @@ from outcome_pulse.processors.errors import EngineStateError
 from outcome_pulse.processors.measurements import OpenClock
 from outcome_pulse.sinks.risk_metrics import ItemRiskGauges
 from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.drivers.backtest import backtest_events
 from outcome_pulse.streams.drivers.forecast_files import drift_of, forecasts_of
 from outcome_pulse.streams.drivers.forecast_rows import ForecastRows
-from outcome_pulse.streams.file_import.mapped_file import map_file
-from outcome_pulse.streams.file_import.mapping import load_mapping
-from tests.datasets import dataset
+from tests.datasets import log_item_events
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
 
 def test_monitor_rows_equal_the_backtest_files_on_the_help_desk_log() -> None:
     contract = load_contract(CONTRACTS / "helpdesk_tickets.yaml")
-    events = item_events(map_file(dataset("helpdesk"), load_mapping("helpdesk")).events)
+    events = log_item_events("helpdesk")
     lateness = contract.monitoring.lateness.total_seconds()
     rng = random.Random(4)
     sent = sorted(events, key=lambda e: e[0].time.timestamp() + rng.uniform(0, lateness))
@@ -61,7 +59,7 @@ def test_a_compacted_backtest_forecasts_from_its_engine_and_refuses_its_partial_
     still counts the compacted items, and the histories it no longer holds are refused, never
     read as if they were all (``pulse backtest --forecasts`` then evaluates without compacting)."""
     contract = load_contract(CONTRACTS / "helpdesk_tickets.yaml")
-    events = item_events(map_file(dataset("helpdesk"), load_mapping("helpdesk")).events)
+    events = log_item_events("helpdesk")
     whole = backtest_events(contract, events, compact_every=None)
     compacted = backtest_events(contract, events, compact_every=5000)
     assert whole.engine is not None and compacted.engine is not None
