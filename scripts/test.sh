@@ -3,8 +3,9 @@
 # the Python environment), starts a private stack (Kafka + PostgreSQL on test ports, state under
 # .state/test), runs the static checks and every test, and stops exactly what it started.
 #
-#   scripts/test.sh                 everything (unit, integration, e2e)
-#   scripts/test.sh tests/unit      any pytest arguments narrow it
+#   scripts/test.sh                 everything: tests/unit in parallel (-n 2), then the rest serially
+#   scripts/test.sh tests/unit      any pytest arguments narrow it (one serial run; add -n 2 to
+#                                   parallelise pure unit tests)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$repo"
@@ -34,9 +35,26 @@ step "static checks: ruff, mypy, import-linter"
 .venv/bin/mypy
 PYTHONPATH=.venv/typecheck .venv/bin/lint-imports
 
+# With no arguments: the pure unit tests first, in parallel (pytest-xdist, PULSE_TEST_WORKERS
+# processes, 2 by default: they share no port or file), before the stack is up; then everything
+# else (integration, e2e, golden: one shared stack) in one serial run. Both runs always happen;
+# the script fails if either did. With arguments: one serial run of exactly those.
+unit_rc=0
+if [ "$#" -eq 0 ]; then
+  step "pytest: unit tests (-n ${PULSE_TEST_WORKERS:-2})"
+  .venv/bin/pytest -p no:cacheprovider -n "${PULSE_TEST_WORKERS:-2}" --dist loadfile tests/unit || unit_rc=$?
+  set -- --ignore=tests/unit tests
+fi
+
 step "test stack on 127.0.0.1 (kafka :$PULSE_KAFKA_PORT, postgres :$PULSE_PG_PORT, alertmanager :$PULSE_ALERTMANAGER_PORT, prometheus :$PULSE_PROMETHEUS_PORT)"
 bash deploy/local/stack.sh up
 trap 'step "stopping the test stack"; bash deploy/local/stack.sh down || true' EXIT
 
-step "pytest"
-.venv/bin/pytest -p no:cacheprovider "$@"
+step "pytest: $*"
+rc=0
+.venv/bin/pytest -p no:cacheprovider "$@" || rc=$?
+if [ "$unit_rc" -ne 0 ]; then
+  echo "the unit tests failed (exit $unit_rc); see above" >&2
+  exit "$unit_rc"
+fi
+exit "$rc"

@@ -49,15 +49,16 @@ def test_backtest_late_events_equal_the_streaming_rows(settings: PulseSettings) 
         for n, e in enumerate(picks)
     ]
     rounds = [item_events(on_time)] + [item_events([e]) for e in late]
-    # One event a round: the on-time ones are in order (none late), each late one alone.
-    expected = backtest_events(contract, [e for r in rounds for e in r], batch=1)
-    assert len(expected.late) == 3
-    assert all(e.changed for e in expected.late), "each late event corrects final rows"
 
     with isolated_pipeline(settings, partitions=1) as pipeline:
         pipeline.start_worker(contracts=str(CONTRACT), monitor_interval=0.5)
         dsn = pipeline.settings.dsn
         asyncio.run(produce(pipeline.settings, on_time, []))
+        # The reference, computed while the worker processes the on-time events (they overlap).
+        # One event a round: the on-time ones are in order (none late), each late one alone.
+        expected = backtest_events(contract, [e for r in rounds for e in r], batch=1)
+        assert len(expected.late) == 3
+        assert all(e.changed for e in expected.late), "each late event corrects final rows"
         pipeline.wait_for(
             lambda: _stored(dsn) == (len(on_time), 0),
             what="the on-time events stored and applied",

@@ -17,8 +17,8 @@ from outcome_pulse.processors.contract import Contract, parse_contract
 from outcome_pulse.processors.evaluation import ContractEvaluation
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
-from tests.datasets import dataset
+from outcome_pulse.streams.drivers.backtest import backtest_events
+from tests.datasets import log_item_events
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)  # a Monday
@@ -257,11 +257,8 @@ def test_duplicate_step_changes_nothing() -> None:
     [("helpdesk", "helpdesk_tickets.yaml"), ("scms", "scms_orders.yaml")],
 )
 def test_real_log_shuffled_within_lateness_with_duplicates(name: str, contract_file: str) -> None:
-    from outcome_pulse.streams.file_import.mapped_file import map_file
-    from outcome_pulse.streams.file_import.mapping import load_mapping
-
     contract = load_contract(CONTRACTS / contract_file)
-    events = item_events(map_file(dataset(name), load_mapping(name)).events)
+    events = log_item_events(name)
     expected = backtest_events(contract, events)
     perturbed = shuffle_within(events, contract.monitoring.lateness, seed=7)
     result = backtest_events(contract, perturbed, batch=500)

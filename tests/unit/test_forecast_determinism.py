@@ -16,10 +16,7 @@ from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.engine import ContractEngine
 from outcome_pulse.processors.lifecycle import ItemEvent, Lifecycle
 from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.drivers.backtest import item_events
-from outcome_pulse.streams.file_import.mapped_file import map_file
-from outcome_pulse.streams.file_import.mapping import load_mapping
-from tests.datasets import dataset
+from tests.datasets import log_item_events
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 Events = list[tuple[ItemEvent, int]]
@@ -29,7 +26,7 @@ Events = list[tuple[ItemEvent, int]]
 def helpdesk() -> tuple[Contract, Events]:
     contract = load_contract(CONTRACTS / "helpdesk_tickets.yaml")
     events = sorted(
-        item_events(map_file(dataset("helpdesk"), load_mapping("helpdesk")).events),
+        log_item_events("helpdesk"),
         key=lambda e: e[0].time,
     )
     cut = events[len(events) * 2 // 5][0].time  # mid-history: many tickets open

@@ -14,22 +14,36 @@ from prometheus_client import CollectorRegistry
 
 from outcome_pulse.processors.engine import ContractEngine
 from outcome_pulse.processors.errors import EngineStateError
+from outcome_pulse.processors.forecast.period_forecast import PeriodForecast
 from outcome_pulse.processors.measurements import OpenClock
 from outcome_pulse.sinks.risk_metrics import ItemRiskGauges
 from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.drivers.backtest import BacktestResult, backtest_events
 from outcome_pulse.streams.drivers.forecast_files import drift_of, forecasts_of
 from outcome_pulse.streams.drivers.forecast_rows import ForecastRows
-from outcome_pulse.streams.file_import.mapped_file import map_file
-from outcome_pulse.streams.file_import.mapping import load_mapping
-from tests.datasets import dataset
+from tests.datasets import log_item_events
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
 
-def test_monitor_rows_equal_the_backtest_files_on_the_help_desk_log() -> None:
+@pytest.fixture(scope="module")
+def whole() -> tuple[BacktestResult, list[PeriodForecast]]:
+    """``pulse backtest`` over the whole help desk log, never compacted (its 21,425 events are
+    fewer than the 50,000 after which the default backtest compacts, so that is the default
+    backtest too), and its period forecasts at the latest event time (``--forecasts``' final
+    rows): computed once for the two tests below, which only read them."""
     contract = load_contract(CONTRACTS / "helpdesk_tickets.yaml")
-    events = item_events(map_file(dataset("helpdesk"), load_mapping("helpdesk")).events)
+    result = backtest_events(contract, log_item_events("helpdesk"), compact_every=None)
+    assert result.engine is not None and result.engine.max_time is not None
+    last = result.engine.max_time
+    return result, [f for f in forecasts_of(result, timedelta(days=1)) if f.as_of == last]
+
+
+def test_monitor_rows_equal_the_backtest_files_on_the_help_desk_log(
+    whole: tuple[BacktestResult, list[PeriodForecast]],
+) -> None:
+    contract = load_contract(CONTRACTS / "helpdesk_tickets.yaml")
+    events = log_item_events("helpdesk")
     lateness = contract.monitoring.lateness.total_seconds()
     rng = random.Random(4)
     sent = sorted(events, key=lambda e: e[0].time.timestamp() + rng.uniform(0, lateness))
@@ -46,27 +60,25 @@ def test_monitor_rows_equal_the_backtest_files_on_the_help_desk_log() -> None:
         engine.compact()
         forecasts, signals = rows.compute(engine, corrected=bool(step.late))
 
-    backtest = backtest_events(contract, events)
+    backtest, expected = whole
     assert backtest.engine is not None and backtest.engine.max_time is not None
     last = backtest.engine.max_time
-    expected = [f for f in forecasts_of(backtest, timedelta(days=1)) if f.as_of == last]
     assert forecasts == expected
     assert forecasts and all(f.as_of == last for f in forecasts)
     assert signals == drift_of(backtest)
     assert signals, "the help desk's indicators drift in 2012"
 
 
-def test_a_compacted_backtest_forecasts_from_its_engine_and_refuses_its_partial_histories() -> None:
+def test_a_compacted_backtest_forecasts_from_its_engine_and_refuses_its_partial_histories(
+    whole: tuple[BacktestResult, list[PeriodForecast]],
+) -> None:
     """The backtest compacts every 50,000 events (BPIC 2013's 65,533 do): its engine's forecast
     still counts the compacted items, and the histories it no longer holds are refused, never
     read as if they were all (``pulse backtest --forecasts`` then evaluates without compacting)."""
     contract = load_contract(CONTRACTS / "helpdesk_tickets.yaml")
-    events = item_events(map_file(dataset("helpdesk"), load_mapping("helpdesk")).events)
-    whole = backtest_events(contract, events, compact_every=None)
-    compacted = backtest_events(contract, events, compact_every=5000)
-    assert whole.engine is not None and compacted.engine is not None
-    last = whole.engine.max_time
-    expected = [f for f in forecasts_of(whole, timedelta(days=1)) if f.as_of == last]
+    compacted = backtest_events(contract, log_item_events("helpdesk"), compact_every=5000)
+    assert compacted.engine is not None
+    _, expected = whole
     assert expected
     assert compacted.engine.period_forecasts() == expected
     with pytest.raises(EngineStateError, match="compacted"):
