@@ -17,8 +17,10 @@ Every ``monitor_interval`` seconds, in one transaction:
    frontier and watermark (``pulse_contract_watermarks``). A round without new events still
    runs when the frontier moved (a partition went idle): the rows it made final are written;
 3. evaluates the contract's alert rules (``processors.alerting``) over the new evaluation and
-   writes the alert episodes that changed (``pulse_alerts``), then hands them to the alert
-   delivery (Alertmanager) when one is configured,
+   the drift signals of its leading indicators (``alerting.model_inputs``, the backtest's
+   inputs; the forecasting rows below are computed first), writes the alert episodes that
+   changed (``pulse_alerts``), then hands them to the alert delivery (Alertmanager) when one is
+   configured,
 4. deletes the inbox rows it applied.
 
 With each round it also replaces the contract's forecasting rows (schema v4): the running
