@@ -89,6 +89,16 @@ def backtest(
             dir_okay=False,
         ),
     ] = None,
+    model_alerts: Annotated[
+        bool,
+        typer.Option(
+            "--model-alerts",
+            help="with --alerts/--alerts-file: the item and forecast rules read the breach "
+            "model's probabilities at every sample instant and the period forecasts once a day "
+            "(reads every item's history, no compaction; the streaming monitor keeps no such "
+            "history, so its item and forecast alerts are the engine-based ones)",
+        ),
+    ] = False,
     predictions: Annotated[
         Path | None,
         typer.Option(
@@ -117,6 +127,8 @@ def backtest(
     """
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format: expected csv or parquet, got {fmt!r}")
+    if model_alerts and not (alerts or alerts_file is not None):
+        raise typer.BadParameter("--model-alerts needs --alerts or --alerts-file")
     terms = load_or_exit(contract)
     result = run_backtest(
         file,
@@ -128,6 +140,7 @@ def backtest(
         spool=ctx.with_resource(spool_directory()),  # removed when the command ends
         # the predictions and forecasts read every item's history: no compaction then
         keep_histories=predictions is not None or forecasts is not None,
+        model_history=model_alerts,
     )
     print_input(result)
     if matrix:
@@ -172,6 +185,7 @@ def run_backtest(
     alerts: bool = False,
     spool: Path | None = None,
     keep_histories: bool = False,
+    model_history: bool = False,
 ) -> BacktestResult:
     """Map FILE and evaluate; errors on stderr with exit 1 (config) or 3 (suspicious input).
     ``spool``: where the events and points go instead of memory (``backtest_file``)."""
@@ -191,6 +205,7 @@ def run_backtest(
             alerts=alerts,
             spool=spool,
             keep_histories=keep_histories,
+            model_history=model_history,
         )
     except SuspiciousInput as exc:
         _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -210,6 +225,7 @@ def _evaluate(
     alerts: bool = False,
     spool: Path | None = None,
     keep_histories: bool = False,
+    model_history: bool = False,
 ) -> BacktestResult:
     with Progress(
         TextColumn("{task.description}"),
@@ -239,6 +255,7 @@ def _evaluate(
             alerts=alerts,
             spool=spool,
             keep_histories=keep_histories,
+            model_history=model_history,
         )
 
 

@@ -13,18 +13,23 @@ import csv
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from outcome_pulse.processors.alerting.engine_inputs import alert_inputs
 from outcome_pulse.processors.alerting.episodes import AlertEpisode
 from outcome_pulse.processors.alerting.evaluate import evaluate_alerts
+from outcome_pulse.processors.alerting.model_inputs import model_alert_inputs
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.coverage import CoverageWarning, coverage_warnings
 from outcome_pulse.processors.engine.results import PointKey
 from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.processors.evaluation import ContractEvaluation, Evaluation
+from outcome_pulse.processors.forecast.drift import drift_signals, final_series
+from outcome_pulse.processors.forecast.open_clocks import BreachPrediction, grid_predictions
+from outcome_pulse.processors.forecast.period_forecast import PeriodForecast
+from outcome_pulse.processors.forecast.period_outlook import period_forecasts
 from outcome_pulse.processors.lifecycle import ItemEvent
 from outcome_pulse.processors.measurements import (
     Delta,
@@ -33,6 +38,7 @@ from outcome_pulse.processors.measurements import (
     OpenClock,
     PeriodOutcome,
 )
+from outcome_pulse.processors.periods import sample_grid
 from outcome_pulse.streams.drivers.backtest_spool import EventSpool, PointSpool
 from outcome_pulse.streams.file_import.mapped_file import MappedFile, map_file
 from outcome_pulse.streams.file_import.mapping import RecordMapping
@@ -42,6 +48,8 @@ from outcome_pulse.streams.wire.events import EventEnvelope
 OutputFormat = Literal["csv", "parquet"]
 _BATCH = 5000
 _COMPACT_EVERY = 50_000
+FORECAST_EVERY = timedelta(days=1)
+"""How often the backtest's period forecasts over history are made (``--forecasts``)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ def backtest_events(
     compact_every: int | None = _COMPACT_EVERY,
     alerts: bool = False,
     points: PointSpool | None = None,
+    model_history: bool = False,
 ) -> BacktestResult:
     """Feed ``events`` in their order, ``batch`` at a time, as the streaming monitor's rounds:
     arrival order decides which events are late beyond the allowed lateness, and each late event
@@ -103,7 +112,14 @@ def backtest_events(
 
     ``events`` may be an ``EventSpool`` (the input on disk, read a batch at a time), and
     ``points`` a ``PointSpool``: every advance's changed points go there instead of being
-    held, and the result's points are read back from it (``BacktestResult.iter_points``)."""
+    held, and the result's points are read back from it (``BacktestResult.iter_points``).
+
+    The alert rules read the drift signals of the final series (as the monitor does); with
+    ``model_history`` (needs ``compact_every=None``) also the breach model's predictions at every
+    sample instant and the period forecasts once a day over the whole history, which only a
+    backtest over every item's history can compute (``alerting.model_inputs``)."""
+    if model_history and compact_every is not None:
+        raise ValueError("backtest_events: model_history reads every item's history: no compaction")
     evaluation = ContractEvaluation(contract)
     duplicates = unmonitored = 0
     late: list[LateEvent] = []
@@ -142,9 +158,7 @@ def backtest_events(
     new = len(events) - duplicates - unmonitored
     episodes: tuple[AlertEpisode, ...] = ()
     if alerts:
-        held = result.points.values() if points is None else points.points()
-        inputs = alert_inputs(evaluation, held)
-        episodes = () if inputs is None else tuple(evaluate_alerts(contract, inputs))
+        episodes = tuple(_alerts(evaluation, result, points, model_history))
     return BacktestResult(
         contract,
         result,
@@ -157,6 +171,40 @@ def backtest_events(
         spooled=points,
         engine=evaluation,
     )
+
+
+def _alerts(
+    evaluation: ContractEvaluation,
+    result: Evaluation,
+    points: PointSpool | None,
+    model_history: bool,
+) -> list[AlertEpisode]:
+    """The alert episodes over the whole history, from the engine and the model's outputs."""
+    contract = evaluation.contract
+    held = list(result.points.values() if points is None else points.points())
+    zone = ZoneInfo(contract.client.time_zone)
+    drift = drift_signals(contract.contract, zone, final_series(held))
+    forecasts: list[PeriodForecast] | None = None
+    predictions: list[BreachPrediction] | None = None
+    if model_history:
+        forecasts = forecasts_over_history(evaluation, FORECAST_EVERY)
+        predictions = grid_predictions(contract, evaluation.service_items())
+    inputs = model_alert_inputs(
+        evaluation, held, drift=drift, forecasts=forecasts, predictions=predictions
+    )
+    return [] if inputs is None else evaluate_alerts(contract, inputs)
+
+
+def forecasts_over_history(engine: ContractEvaluation, every: timedelta) -> list[PeriodForecast]:
+    """Period forecasts at every ``every`` (from the first local midnight) and at the last
+    event, from every item's history (``EngineStateError`` after a compaction)."""
+    if engine.min_time is None or engine.max_time is None:
+        return []
+    contract = engine.contract
+    zone = ZoneInfo(contract.client.time_zone)
+    instants = sample_grid(engine.min_time, engine.max_time, every, zone)
+    instants = [at for at in instants if at > engine.min_time] + [engine.max_time]
+    return period_forecasts(contract, engine.service_items(), instants)
 
 
 def _held(delta: Delta[PointKey, IndicatorPoint]) -> None:
@@ -195,6 +243,7 @@ def backtest_file(
     alerts: bool = False,
     spool: Path | None = None,
     keep_histories: bool = False,
+    model_history: bool = False,
 ) -> BacktestResult:
     """Map ``path`` and evaluate ``contract`` over it; ``SuspiciousInput`` when more than
     ``max_dead_letter_share`` of the records are dead letters (nothing is evaluated then).
@@ -203,7 +252,8 @@ def backtest_file(
     indicator points go instead of memory; it must outlive the result (its points are read
     from there). ``keep_histories``: never compact, so the result's ``engine.service_items()``
     holds every item's history (the breach predictions and period forecasts over history read
-    them)."""
+    them). ``model_history``: the alert rules also read the model's predictions and period
+    forecasts over history (implies ``keep_histories``; see ``backtest_events``)."""
     mapped = map_file(path, mapping, limit=limit, progress=on_read)
     check_rejections(mapped, max_dead_letter_share)
     sources = {svc.source for svc in contract.services.values()}
@@ -227,7 +277,8 @@ def backtest_file(
         on_progress=on_progress,
         alerts=alerts,
         points=points,
-        compact_every=None if keep_histories else _COMPACT_EVERY,
+        compact_every=None if keep_histories or model_history else _COMPACT_EVERY,
+        model_history=model_history,
     )
     coverage = coverage_warnings(contract, (e for e, _ in events), result.outcomes())
     return BacktestResult(

@@ -24,9 +24,7 @@ from zoneinfo import ZoneInfo
 from outcome_pulse.processors.errors import ConfigError
 from outcome_pulse.processors.forecast.drift import DriftSignal, drift_signals, final_series
 from outcome_pulse.processors.forecast.period_forecast import PeriodForecast
-from outcome_pulse.processors.forecast.period_outlook import period_forecasts
-from outcome_pulse.processors.periods import sample_grid
-from outcome_pulse.streams.drivers.backtest import BacktestResult
+from outcome_pulse.streams.drivers.backtest import BacktestResult, forecasts_over_history
 
 
 def write_rows(path: Path, kind: type, rows: Iterable[Any]) -> int:
@@ -66,13 +64,7 @@ def columns_of(kind: type) -> Sequence[str]:
 def forecasts_of(result: BacktestResult, every: timedelta) -> list[PeriodForecast]:
     """Period forecasts at every ``every`` (from the first local midnight) and at the end."""
     assert result.engine is not None
-    engine = result.engine
-    if engine.min_time is None or engine.max_time is None:
-        return []
-    zone = ZoneInfo(result.contract.client.time_zone)
-    instants = sample_grid(engine.min_time, engine.max_time, every, zone)
-    instants = [at for at in instants if at > engine.min_time] + [engine.max_time]
-    return period_forecasts(result.contract, engine.service_items(), instants)
+    return forecasts_over_history(result.engine, every)
 
 
 def drift_of(result: BacktestResult) -> list[DriftSignal]:

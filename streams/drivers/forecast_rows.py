@@ -28,6 +28,11 @@ class ForecastRows:
         self._forecasts: list[PeriodForecast] | None = None
         self._signals: list[DriftSignal] | None = None
 
+    @property
+    def signals(self) -> list[DriftSignal]:
+        """The drift signals last written (none before the first write)."""
+        return list(self._signals or ())
+
     def compute(
         self, evaluation: ContractEvaluation, corrected: bool
     ) -> tuple[list[PeriodForecast], list[DriftSignal]]:

@@ -17,8 +17,10 @@ Every ``monitor_interval`` seconds, in one transaction:
    frontier and watermark (``pulse_contract_watermarks``). A round without new events still
    runs when the frontier moved (a partition went idle): the rows it made final are written;
 3. evaluates the contract's alert rules (``processors.alerting``) over the new evaluation and
-   writes the alert episodes that changed (``pulse_alerts``), then hands them to the alert
-   delivery (Alertmanager) when one is configured,
+   the drift signals of its leading indicators (``alerting.model_inputs``, the backtest's
+   inputs; the forecasting rows below are computed first), writes the alert episodes that
+   changed (``pulse_alerts``), then hands them to the alert delivery (Alertmanager) when one is
+   configured,
 4. deletes the inbox rows it applied.
 
 With each round it also replaces the contract's forecasting rows (schema v4): the running
@@ -62,11 +64,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from outcome_pulse.processors.alerting.engine_inputs import alert_inputs
 from outcome_pulse.processors.alerting.episodes import AlertEpisode
 from outcome_pulse.processors.alerting.evaluate import evaluate_alerts
+from outcome_pulse.processors.alerting.model_inputs import model_alert_inputs
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.evaluation import ContractEvaluation
+from outcome_pulse.processors.forecast.drift import DriftSignal
 from outcome_pulse.processors.lifecycle import ItemEvent
 from outcome_pulse.processors.measurements import LateEvent, diff
 from outcome_pulse.processors.partition_progress import Hold, event_time_frontier
@@ -207,18 +210,19 @@ class ContractMonitor:
                 await self._record_watermark(tick, evaluation)
                 points += len(result.points)
                 outcomes += len(result.outcomes)
-            # A resumed evaluation's alerts as a rebuild's: what its events give now.
-            alerts = await asyncio.to_thread(_alerts_of, evaluation)
-            await tick.replace_alerts(contract.contract, alerts)
-            self.alerts[contract.contract] = {a.key: a for a in alerts}
             evaluations[contract.contract] = evaluation
         # The resumed ones have yet to see the inbox (the rebuilt ones read it among the stored).
-        changed = await self._apply(tick, resumed, inbox.events, frontier)
+        changed = await self._apply(tick, resumed, inbox.events, frontier, alerts=False)
         # Every contract's forecasting rows replaced, resumed or rebuilt: a checkpoint holds the
         # engine (period forecasts come from it); the drift tracker refills from its final series.
+        # Then its alerts, as a rebuild's: what its events (and the drift signals) give now.
         for contract in self.contracts:
             rows = self._forecast_rows[contract.contract]
-            await rows.write(tick, evaluations[contract.contract], corrected=True)
+            evaluation = evaluations[contract.contract]
+            await rows.write(tick, evaluation, corrected=True)
+            alerts = await asyncio.to_thread(_alerts_of, evaluation, rows.signals)
+            await tick.replace_alerts(contract.contract, alerts)
+            self.alerts[contract.contract] = {a.key: a for a in alerts}
         await tick.done(inbox.keys)
         if self.checkpoint_every is not None and (stale or not self.contracts):
             # A rebuild is the dearest start: the next one loads this instead. Without
@@ -328,8 +332,11 @@ class ContractMonitor:
         evaluations: dict[str, ContractEvaluation],
         events: Sequence[tuple[ItemEvent, int]],
         frontier: datetime | Hold | None,
+        *,
+        alerts: bool = True,
     ) -> _Written:
-        """Step the evaluations with ``events`` and write what changed."""
+        """Step the evaluations with ``events`` and write what changed (without ``alerts``:
+        not the alerts, the caller evaluates them)."""
         points = outcomes = late = alerts_written = 0
         for evaluation in evaluations.values():
             await self._restore(tick, evaluation, events)
@@ -338,9 +345,14 @@ class ContractMonitor:
             )
             await asyncio.to_thread(evaluation.compact)
             contract = evaluation.contract.contract
-            if step.observed.new:
-                alerts = await asyncio.to_thread(_alerts_of, evaluation)
-                now = {a.key: a for a in alerts}
+            rows = self._forecast_rows[contract]
+            signals = rows.signals
+            if step.observed.new or step.points or step.outcomes:
+                # Before the alerts: the drift rule reads the drift signals.
+                await rows.write(tick, evaluation, corrected=bool(step.late))
+            if alerts and (step.observed.new or rows.signals != signals):
+                alerts_now = await asyncio.to_thread(_alerts_of, evaluation, rows.signals)
+                now = {a.key: a for a in alerts_now}
                 changed = diff(self.alerts.get(contract, {}), now)
                 if changed:
                     await tick.write_alerts(contract, changed)
@@ -351,9 +363,6 @@ class ContractMonitor:
             if step.open_clocks is not None:
                 await tick.replace_open_clocks(contract, step.open_clocks)
             await self._record_watermark(tick, evaluation)
-            if step.observed.new or step.points or step.outcomes:
-                rows = self._forecast_rows[evaluation.contract.contract]
-                await rows.write(tick, evaluation, corrected=bool(step.late))
             points += len(step.points.upserts) + len(step.points.deletes)
             outcomes += len(step.outcomes.upserts) + len(step.outcomes.deletes)
             late += len(step.late)
@@ -468,8 +477,11 @@ def _log_late(evaluation: ContractEvaluation, late: Sequence[LateEvent]) -> None
     )
 
 
-def _alerts_of(evaluation: ContractEvaluation) -> list[AlertEpisode]:
-    inputs = alert_inputs(evaluation)
+def _alerts_of(evaluation: ContractEvaluation, drift: Sequence[DriftSignal]) -> list[AlertEpisode]:
+    """The alert episodes over the evaluation and the drift signals (the backtest's inputs,
+    ``alerting.model_inputs``; the forecast and item rules read the engine: the monitor keeps
+    no prediction or forecast history)."""
+    inputs = model_alert_inputs(evaluation, None, drift=drift)
     return [] if inputs is None else evaluate_alerts(evaluation.contract, inputs)
 
 

@@ -13,7 +13,6 @@ import pytest
 from outcome_pulse.processors.alerting.budget import exhausted_samples, naive_forecast_samples
 from outcome_pulse.processors.alerting.burn_rate import burn_samples
 from outcome_pulse.processors.alerting.drift import drift_episodes
-from outcome_pulse.processors.alerting.engine_inputs import alert_inputs
 from outcome_pulse.processors.alerting.episodes import AlertEpisode, Sample, fingerprint, runs
 from outcome_pulse.processors.alerting.evaluate import evaluate_alerts
 from outcome_pulse.processors.alerting.inputs import (
@@ -23,6 +22,7 @@ from outcome_pulse.processors.alerting.inputs import (
     KpiCounts,
 )
 from outcome_pulse.processors.alerting.item_breach import from_predictions
+from outcome_pulse.processors.alerting.model_inputs import model_alert_inputs
 from outcome_pulse.processors.alerting.quality import alert_quality
 from outcome_pulse.processors.alerting.rules import BurnRateRule, BurnWindow, RuleSet
 from outcome_pulse.processors.contract import parse_contract
@@ -31,6 +31,7 @@ from outcome_pulse.processors.evaluation import ContractEvaluation
 from outcome_pulse.processors.measurements import PeriodOutcome
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
+from outcome_pulse.streams.drivers.forecast_rows import ForecastRows
 from tests.datasets import dataset
 from tests.unit.test_contract import minimal
 
@@ -320,20 +321,27 @@ def test_streamed_steps_give_the_backtest_alerts() -> None:
     events = item_events(map_file(dataset("helpdesk"), load_mapping("helpdesk")).events)
     expected = backtest_events(contract, events, alerts=True).alerts
     rules = {a.rule for a in expected}
-    assert {"PulseErrorBudgetExhausted/page", "PulseItemAboutToBreach/ticket"} <= rules
+    assert {
+        "PulseErrorBudgetExhausted/page",
+        "PulseItemAboutToBreach/ticket",
+        "PulseIndicatorDrift/ticket",  # the drift signals of the model's detector
+    } <= rules
     # Item alerts in the past too, not only for the clocks open at the latest event.
     items = [a for a in expected if a.rule == "PulseItemAboutToBreach/ticket"]
     assert sum(1 for a in items if a.resolved_at is not None) > 100
     evaluation = ContractEvaluation(contract)
+    rows = ForecastRows(contract)  # the monitor's drift tracker, fed after every round
+    signals: list[Any] = []
     perturbed = shuffle_within(events, contract.monitoring.lateness, seed=3)
     for start in range(0, len(perturbed), 4000):
         batch = perturbed[start : start + 4000]
         # As the monitor does: the stored events of compacted items a batch touches go back first
         missing = set(evaluation.missing_histories(batch))
         evaluation.restore([p for p in perturbed[:start] if (p[0].source, p[0].item_id) in missing])
-        evaluation.step(batch)
+        step = evaluation.step(batch)
         evaluation.compact()
+        _, signals = rows.compute(evaluation, corrected=bool(step.late))
     assert sum(len(s.compacted) for s in evaluation._services.values()) > 1000
-    inputs = alert_inputs(evaluation)
+    inputs = model_alert_inputs(evaluation, None, drift=signals)
     assert inputs is not None
     assert evaluate_alerts(contract, inputs) == list(expected)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from outcome_pulse.sinks.pipeline_rules import JOB, pipeline_rules, render_rules
 from outcome_pulse.streams.settings import PulseSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,9 +125,36 @@ def test_prometheus_and_alertmanager_configurations_pass_their_checkers(
     else:
         prometheus = tmp_path / "prometheus.yml"
         prometheus.write_text(_k8s_config("prometheus", "prometheus.yml"))
+        # The config map is mounted as one directory: its rule file lies beside the config.
+        rules = tmp_path / "pulse_pipeline_rules.yml"
+        rules.write_text(_k8s_config("prometheus", "pulse_pipeline_rules.yml"))
         alertmanager = tmp_path / "alertmanager.yml"
         alertmanager.write_text(_k8s_config("alertmanager", "alertmanager.yml"))
     done = _run(_tool("promtool"), "check", "config", str(prometheus))
     assert done.returncode == 0, done.stdout + done.stderr
+    # The pipeline's rule file is loaded (promtool checks every rule file the config names).
+    count = len(pipeline_rules()["groups"][0]["rules"])
+    assert "1 rule files found" in done.stdout, done.stdout
+    assert f"SUCCESS: {count} rules found" in done.stdout, done.stdout
+    # ... and the rules select the job the config scrapes the workers as.
+    config = yaml.safe_load(prometheus.read_text())
+    assert [job["job_name"] for job in config["scrape_configs"]] == [JOB]
     done = _run(_tool("amtool"), "check-config", str(alertmanager))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_shipped_prometheus_configs_carry_the_generated_rules() -> None:
+    """Compose mounts deploy/prometheus/pulse_pipeline_rules.yml (generated, compared with
+    `pulse alerts rules` by tests/integration/test_pipeline_rules.py) where its config names
+    it; the Kubernetes config map carries the same text."""
+    compose = yaml.safe_load(COMPOSE.read_text())
+    config_dir = Path("/etc/prometheus")
+    volumes = {}
+    for volume in compose["services"]["prometheus"]["volumes"]:
+        source, target, *_ = volume.split(":")
+        volumes[Path(target)] = (COMPOSE.parent / source).resolve()
+    named = yaml.safe_load((COMPOSE.parent / "prometheus.yml").read_text())["rule_files"]
+    assert len(named) == 1
+    in_container = Path(os.path.normpath(config_dir / named[0]))
+    assert volumes[in_container] == REPO / "deploy" / "prometheus" / "pulse_pipeline_rules.yml"
+    assert _k8s_config("prometheus", "pulse_pipeline_rules.yml") == render_rules()
