@@ -14,12 +14,16 @@ cd "$repo"
 # user must reach its data directory even when the clone is in a 0700 home.
 state_root="/var/tmp/outcome-pulse/$(printf '%s' "$repo" | sha256sum | cut -c1-12)"
 export PULSE_STATE_DIR="${PULSE_STATE_DIR:-$state_root/test}"
-export PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-39092}"
-export PULSE_KAFKA_CONTROLLER_PORT="${PULSE_KAFKA_CONTROLLER_PORT:-39093}"
-export PULSE_PG_PORT="${PULSE_PG_PORT:-35432}"
-export PULSE_METRICS_PORT="${PULSE_METRICS_PORT:-39464}"
-export PULSE_ALERTMANAGER_PORT="${PULSE_ALERTMANAGER_PORT:-39095}"
-export PULSE_PROMETHEUS_PORT="${PULSE_PROMETHEUS_PORT:-39090}"
+# Below Linux's ephemeral range (32768-60999): the fault tests stop Kafka and PostgreSQL while
+# the worker keeps reconnecting, and a connect to a free port of that range can be given that
+# same port as its source and connect to itself (TCP simultaneous open), holding the port; the
+# restarted broker then failed with "Address already in use" (seen in CI with 39092).
+export PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-29092}"
+export PULSE_KAFKA_CONTROLLER_PORT="${PULSE_KAFKA_CONTROLLER_PORT:-29093}"
+export PULSE_PG_PORT="${PULSE_PG_PORT:-25432}"
+export PULSE_METRICS_PORT="${PULSE_METRICS_PORT:-29464}"
+export PULSE_ALERTMANAGER_PORT="${PULSE_ALERTMANAGER_PORT:-29095}"
+export PULSE_PROMETHEUS_PORT="${PULSE_PROMETHEUS_PORT:-29090}"
 
 step() { printf '\n== %s\n' "$*"; }
 
