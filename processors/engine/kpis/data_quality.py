@@ -15,7 +15,7 @@ from outcome_pulse.processors.engine.indicators.data_quality import (
     events_with,
     items_with,
 )
-from outcome_pulse.processors.engine.kpis.measure import share_measures
+from outcome_pulse.processors.engine.kpis.measure import share_measures, share_series
 from outcome_pulse.processors.engine.multisets import InstantMultiset
 from outcome_pulse.processors.engine.to_date import ToDateWindows
 from outcome_pulse.processors.periods import Period
@@ -37,19 +37,7 @@ def series(
     windows: ToDateWindows,
 ) -> list[tuple[str, list[float | None]]]:
     total_key, good_key = families(kpi)
-    earliest = windows.earliest(kpi.period, grid[lo])
-    good = [at for at, _ in instants[good_key].between(earliest, grid[-1])]
-    total = [at for at, _ in instants[total_key].between(earliest, grid[-1])]
-    shares: list[float | None] = []
-    for index in range(lo, len(grid)):
-        first, last = windows.indices(kpi.period, total, grid[index])
-        gfirst, glast = windows.indices(kpi.period, good, grid[index])
-        shares.append((glast - gfirst) / (last - first) if last > first else None)
-    return [
-        ("good_to_date", windows.counts(kpi.period, good, grid, lo)),
-        ("total_to_date", windows.counts(kpi.period, total, grid, lo)),
-        ("attainment_to_date", shares),
-    ]
+    return share_series(kpi, grid, lo, instants[total_key], instants[good_key], windows)
 
 
 def measures(

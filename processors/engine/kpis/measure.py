@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from outcome_pulse.processors.contract import KpiBase
 from outcome_pulse.processors.engine.multisets import InstantMultiset
+from outcome_pulse.processors.engine.to_date import ToDateWindows
 from outcome_pulse.processors.periods import Period, periods_covering
 from outcome_pulse.processors.settlement import PeriodMeasure
 
@@ -54,3 +55,28 @@ def share_measures(
         g = count_between(good, period.start, period.end)
         out.append(period_measure(kpi, service, period, watermark, n, g, g / n if n else None))
     return out
+
+
+def share_series(
+    kpi: KpiBase,
+    grid: list[datetime],
+    lo: int,
+    total: InstantMultiset,
+    good: InstantMultiset,
+    windows: ToDateWindows,
+) -> list[tuple[str, list[float | None]]]:
+    """The to-date series of a share KPI (good instants over total instants in the period to
+    date) for the samples ``grid[lo:]``."""
+    earliest = windows.earliest(kpi.period, grid[lo])
+    good_at = [at for at, _ in good.between(earliest, grid[-1])]
+    total_at = [at for at, _ in total.between(earliest, grid[-1])]
+    shares: list[float | None] = []
+    for index in range(lo, len(grid)):
+        first, last = windows.indices(kpi.period, total_at, grid[index])
+        gfirst, glast = windows.indices(kpi.period, good_at, grid[index])
+        shares.append((glast - gfirst) / (last - first) if last > first else None)
+    return [
+        ("good_to_date", windows.counts(kpi.period, good_at, grid, lo)),
+        ("total_to_date", windows.counts(kpi.period, total_at, grid, lo)),
+        ("attainment_to_date", shares),
+    ]

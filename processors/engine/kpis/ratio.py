@@ -7,7 +7,7 @@ from datetime import datetime
 
 from outcome_pulse.processors.contract import RatioKpi
 from outcome_pulse.processors.engine.contribution import selected_family
-from outcome_pulse.processors.engine.kpis.measure import share_measures
+from outcome_pulse.processors.engine.kpis.measure import share_measures, share_series
 from outcome_pulse.processors.engine.multisets import InstantMultiset
 from outcome_pulse.processors.engine.to_date import ToDateWindows
 from outcome_pulse.processors.periods import Period
@@ -21,19 +21,8 @@ def series(
     instants: dict[tuple[str, ...], InstantMultiset],
     windows: ToDateWindows,
 ) -> list[tuple[str, list[float | None]]]:
-    earliest = windows.earliest(kpi.period, grid[lo])
-    good = [at for at, _ in instants[selected_family(kpi.id, "good")].between(earliest, grid[-1])]
-    total = [at for at, _ in instants[selected_family(kpi.id, "total")].between(earliest, grid[-1])]
-    shares: list[float | None] = []
-    for index in range(lo, len(grid)):
-        first, last = windows.indices(kpi.period, total, grid[index])
-        gfirst, glast = windows.indices(kpi.period, good, grid[index])
-        shares.append((glast - gfirst) / (last - first) if last > first else None)
-    return [
-        ("good_to_date", windows.counts(kpi.period, good, grid, lo)),
-        ("total_to_date", windows.counts(kpi.period, total, grid, lo)),
-        ("attainment_to_date", shares),
-    ]
+    total, good = selected_family(kpi.id, "total"), selected_family(kpi.id, "good")
+    return share_series(kpi, grid, lo, instants[total], instants[good], windows)
 
 
 def measures(
