@@ -207,7 +207,8 @@ ORDER BY 1
 
 LATE_ANNOTATIONS = f"""
 SELECT l.event_time AS time,
-       'late event ' || l.event_id || ' (watermark ' || l.watermark || ') corrected '
+       'late event ' || l.event_id || ' from ' || l.source
+           || ' (watermark ' || l.watermark || ') corrected '
            || cardinality(l.changed) || ' final row(s)' AS text,
        'late-correction' AS tags
 FROM pulse_late_events l

@@ -316,3 +316,17 @@ def test_period_names_in_sql_are_the_engines(db: TwoClients) -> None:
         zone = ZoneInfo(zones[contract])
         assert label == period_label(kind, start, end, zone), (kind, start, end)
         assert month == ((end.astimezone(zone) - timedelta(days=1)).strftime("%Y-%m"))
+
+
+
+def test_a_late_event_annotation_names_the_event_by_source_and_id(
+    db: TwoClients, span: macros.TimeRange
+) -> None:
+    """An event id is unique only within its source (CloudEvents), so the annotation says both."""
+    stored = run(db.dsn, "SELECT source, event_id FROM pulse_late_events")
+    assert stored
+    clients = {"client": macros.Variable((CLIENT_A, CLIENT_B))}
+    texts = [row[1] for row in run(db.dsn, macros.render(q.LATE_ANNOTATIONS, span, clients))]
+    assert len(texts) == len(stored)
+    for source, event_id in stored:
+        assert any(t.startswith(f"late event {event_id} from {source} (") for t in texts), texts
