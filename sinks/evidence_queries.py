@@ -21,6 +21,7 @@ from outcome_pulse.processors.measurements import IndicatorPoint, LateEvent, Per
 from outcome_pulse.processors.periods import Period
 from outcome_pulse.sinks import monitor_statements as m
 from outcome_pulse.sinks.pgerrors import translate
+from outcome_pulse.sinks.sql_text import statements
 
 _KINDS = {kind.value: kind for kind in ItemKind}
 _LIFECYCLES = {lifecycle.value: lifecycle for lifecycle in Lifecycle}
@@ -49,49 +50,7 @@ class StoredEvidence:
     quality: list[SourceQuality]
 
 
-_EVENTS_OF_ACTIVE_ITEMS = """
-    SELECT e.event_id, e.source, e.item_id, e.item_kind, e.lifecycle, e.event_time,
-           e.state, e.priority, e.assignee, e.due_at, e.attributes, e.sequence
-    FROM pulse_events e
-    WHERE e.source = ANY(%(sources)s::text[])
-      AND (e.source, e.item_id) IN (
-          SELECT DISTINCT source, item_id FROM pulse_events
-          WHERE source = ANY(%(sources)s::text[])
-            AND event_time >= %(lo)s AND event_time < %(hi)s)
-    ORDER BY e.event_time, e.sequence, e.event_id, e.source
-"""
-_TOTALS = """
-    SELECT count(*), count(DISTINCT (source, item_id)), min(event_time), max(event_time)
-    FROM pulse_events WHERE source = ANY(%s::text[])
-"""
-_QUALITY = """
-    SELECT source, date_trunc('month', event_time, %(zone)s), count(*),
-           count(*) FILTER (WHERE priority IS NULL), count(*) FILTER (WHERE assignee IS NULL)
-    FROM pulse_events
-    WHERE source = ANY(%(sources)s::text[])
-      AND event_time >= %(first)s AND event_time < %(hi)s
-    GROUP BY 1, 2
-"""
-_POINTS = f"""
-    SELECT {", ".join(m.POINT_COLUMNS)} FROM pulse_indicator_points
-    WHERE contract = %(contract)s AND at >= %(lo)s AND at < %(hi)s
-"""
-_REVISED = """
-    SELECT kpi, period_start, revision, updated_at FROM pulse_period_outcomes
-    WHERE contract = %s AND revision > 1 ORDER BY kpi, period_start
-"""
-_LATE = """
-    SELECT contract, source, event_id, event_time, watermark, changed FROM pulse_late_events
-    WHERE contract = %s ORDER BY event_time, event_id, source
-"""
-_ALERTS = """
-    SELECT alertname, severity, fired_at, resolved_at, service, kpi, item_id, value,
-           coalesce(annotations ->> 'summary', '')
-    FROM pulse_alerts
-    WHERE contract = %(contract)s AND fired_at < %(hi)s
-      AND (resolved_at IS NULL OR resolved_at >= %(lo)s)
-    ORDER BY fired_at, alertname, item_id
-"""
+_SQL = statements("evidence", point_columns=", ".join(m.POINT_COLUMNS))
 
 
 def read_evidence(
@@ -112,26 +71,26 @@ def read_evidence(
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             conn.execute("SET TIME ZONE 'UTC'")
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            version = conn.execute("SELECT max(version) FROM pulse_schema_version").fetchone()
+            version = conn.execute(_SQL["schema_version"]).fetchone()
             outcomes = [PeriodOutcome(*row) for row in conn.execute(m.SELECT_OUTCOMES, [contract])]
-            revised = [RevisedRow(*row) for row in conn.execute(_REVISED, [contract])]
+            revised = [RevisedRow(*row) for row in conn.execute(_SQL["revised"], [contract])]
             window_args = {"contract": contract, "lo": lo, "hi": hi, "sources": names}
-            points = [IndicatorPoint(*row) for row in conn.execute(_POINTS, window_args)]
+            points = [IndicatorPoint(*row) for row in conn.execute(_SQL["points"], window_args)]
             late = [
                 LateEvent(c, s, e, t, w, tuple(changed or ()))
-                for c, s, e, t, w, changed in conn.execute(_LATE, [contract])
+                for c, s, e, t, w, changed in conn.execute(_SQL["late"], [contract])
             ]
-            alerts = [AlertRecord(*row) for row in conn.execute(_ALERTS, window_args)]
+            alerts = [AlertRecord(*row) for row in conn.execute(_SQL["alerts"], window_args)]
             events = [
                 _item_event(row)
                 for row in conn.execute(
-                    _EVENTS_OF_ACTIVE_ITEMS,
+                    _SQL["events_of_active_items"],
                     {"sources": names, "lo": items_from(outcomes), "hi": hi},
                 )
             ]
-            totals_row = conn.execute(_TOTALS, [names]).fetchone()
+            totals_row = conn.execute(_SQL["totals"], [names]).fetchone()
             quality_rows = conn.execute(
-                _QUALITY, {**window_args, "zone": zone, "first": months[0].start}
+                _SQL["quality"], {**window_args, "zone": zone, "first": months[0].start}
             ).fetchall()
             conn.rollback()
     except psycopg.Error as exc:
