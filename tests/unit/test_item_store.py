@@ -22,7 +22,7 @@ from outcome_pulse.processors.item_state import ItemState, apply_event, state_to
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
 from outcome_pulse.streams.bootstrap import utc_now
 from outcome_pulse.streams.kafka.app import _InFlight, _StrKeyTable, as_current_event
-from outcome_pulse.streams.kafka.item_store import MIB, store_dir
+from outcome_pulse.streams.kafka.item_store import MIB
 from outcome_pulse.streams.kafka.topics import ITEM_TABLE
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import build_envelope
@@ -80,7 +80,6 @@ def test_the_memory_store_is_the_default(unit_settings: PulseSettings) -> None:
     with wired_worker(unit_settings, [], memory_adapters(utc_now)) as worker:
         assert worker.app.conf.store.scheme == "memory"
         assert isinstance(item_table(worker).data, MemoryStore)
-    assert not store_dir(unit_settings).exists()
 
 
 def test_rocksdb_wires_faust_s_rocksdb_store_under_the_state_dir(
