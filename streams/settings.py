@@ -74,6 +74,24 @@ class PulseSettings(BaseSettings):
     app_id: str = "outcome-pulse"
     processing_guarantee: str = "at_least_once"
 
+    item_store: Literal["memory", "rocksdb"] = Field(
+        "memory",
+        description="where the worker keeps its item table (streams/kafka/item_store.py): memory "
+        "(every item's state in RAM, rebuilt from the changelog at each start) or rocksdb (on "
+        "disk beside a bounded cache; a restart reads only the changelog written since)",
+    )
+    item_store_dir: Path | None = Field(
+        None,
+        description="the RocksDB files of the item table; default <state_dir>/faust/<app_id>/"
+        "items (one directory per worker process: RocksDB locks it)",
+    )
+    item_store_cache_mib: int = Field(
+        32,
+        ge=1,
+        le=64 * 1024,
+        description="RocksDB block cache per item-table partition this worker holds, MiB",
+    )
+
     # database ---------------------------------------------------------------------------------
     database_url: str | None = Field(None, description="libpq URL; default the local stack's")
     sink_batch_size: int = Field(2000, ge=1)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import faust
-from faust.streams import _current_event
+from faust.streams import _current_event, current_event
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, TransportT
 
@@ -32,6 +32,7 @@ from outcome_pulse.processors.item_state import state_from_dict
 from outcome_pulse.sinks.alertmanager import AlertDelivery
 from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.streams.drivers.shards import ShardedMonitor
+from outcome_pulse.streams.kafka import item_store
 from outcome_pulse.streams.kafka.batch_drain import BatchCallback, BatchDrainMixin, RecordBatch
 from outcome_pulse.streams.kafka.codecs import ITEM_STATE_CODEC
 from outcome_pulse.streams.kafka.evaluation_shards import subscribe_evaluation_shards
@@ -70,12 +71,15 @@ def create_app(
 ) -> faust.App:
     # faust creates its data directory but not the parents of it.
     (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
+    rocks_dir = item_store.prepare_store_dir(settings)  # None: the memory store
     app = _PulseApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
-        store="memory://",
+        store=item_store.store_url(settings),
         # faust's working directory: under the stack's state directory, not the current one.
         datadir=str(settings.state_dir / "faust" / "{conf.name}"),
+        # the RocksDB databases of the item table (unused by the memory store)
+        tabledir=str(item_store.store_dir(settings)),
         processing_guarantee=settings.processing_guarantee,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
@@ -111,7 +115,13 @@ def create_app(
     )
     items = cast(
         faust.Table,  # type: ignore[type-arg]
-        app.Table(ITEM_TABLE, default=None, partitions=settings.partitions, key_type=bytes),
+        app.Table(
+            ITEM_TABLE,
+            default=None,
+            partitions=settings.partitions,
+            key_type=bytes,
+            options=item_store.table_options(settings),
+        ),
     )
     # faust derives the value codec from value_type; ours is a registered codec, not a model.
     # The store and the changelog topic are created lazily, so both pick this up.
@@ -126,12 +136,14 @@ def create_app(
 
     handler = BatchHandler(
         decoder=EventDecoder(clock, max_bytes=settings.max_event_bytes),
-        items=_StrKeyTable(items),
+        items=_StrKeyTable(items, counted=rocks_dir is not None),
         sink=sink,
         send_dead_letter=send_dead_letter,
         metrics=metrics,
         clock=clock,
         highwater=lambda topic, partition: app.consumer.highwater(TP(topic, partition)),
+        # A RocksDB store may hold states its changelog lacks after a crash (item_store.py).
+        rewrite_unchanged=rocks_dir is not None,
     )
 
     @app.task  # type: ignore[untyped-decorator]
@@ -276,10 +288,14 @@ class _StrKeyTable:
     worker are ``ItemState`` objects; values recovered from the changelog after a restart arrive
     JSON-decoded (faust's recovery does not use the table's value codec), so they are converted
     here, on read.
+
+    ``counted``: the table is in RocksDB, whose ``len()`` walks every key; the number of items
+    is then kept by ``item_store.RocksKeyCount``, which needs to know which writes add a key.
     """
 
-    def __init__(self, table: faust.Table) -> None:  # type: ignore[type-arg]
+    def __init__(self, table: faust.Table, *, counted: bool = False) -> None:  # type: ignore[type-arg]
         self._table = table
+        self._count = item_store.RocksKeyCount(table) if counted else None
 
     def get(self, key: ItemKey, default: Any = None) -> Any:
         value = self._table.get(item_key(*key), default)
@@ -290,16 +306,34 @@ class _StrKeyTable:
         return state_from_dict(value) if isinstance(value, dict) else value
 
     def __setitem__(self, key: ItemKey, value: Any) -> None:
-        self._table[item_key(*key)] = value
+        raw = item_key(*key)
+        if self._count is None:
+            self._table[raw] = value
+            return
+        new = raw not in self._table
+        self._table[raw] = value
+        if new:
+            self._count.added(_current_partition())
 
     def __delitem__(self, key: ItemKey) -> None:
-        del self._table[item_key(*key)]
+        raw = item_key(*key)
+        del self._table[raw]
+        if self._count is not None:
+            self._count.removed(_current_partition())
 
     def __iter__(self) -> Iterator[ItemKey]:
         return (split_item_key(k) for k in self._table)
 
     def __len__(self) -> int:
-        return len(self._table)
+        return len(self._table) if self._count is None else self._count.total()
+
+
+def _current_partition() -> int:
+    """The partition a table write goes to: that of faust's current event (``as_current_event``)."""
+    event = current_event()
+    if event is None:
+        raise RuntimeError("an item-table write outside a record's context (as_current_event)")
+    return int(event.message.partition)
 
 
 def _stop_unacknowledged() -> None:

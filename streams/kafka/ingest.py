@@ -83,10 +83,18 @@ class BatchHandler:
         metrics: PipelineMetrics,
         clock: Callable[[], datetime],
         highwater: Callable[[str, int], int | None] | None = None,
+        rewrite_unchanged: bool = False,
     ) -> None:
         """``highwater(topic, partition)``: the offset after the partition's last record, as
         the consumer knows it (None: not known); without it every partition counts as caught
-        up once its records are handled."""
+        up once its records are handled.
+
+        ``rewrite_unchanged``: write every item a valid record touched to the table, also when
+        re-applying the record changed nothing (a redelivery). A table kept on local disk
+        (RocksDB) can survive a crash holding states whose changelog records were never sent;
+        their records are redelivered, and rewriting their items sends those states
+        (``streams/kafka/item_store.py``). An in-memory table is rebuilt from the changelog, so
+        there a redelivered record that changes nothing needs no write."""
         self._decoder = decoder
         self._items = items
         self._sink = sink
@@ -94,6 +102,7 @@ class BatchHandler:
         self._metrics = metrics
         self._clock = clock
         self._highwater = highwater
+        self._rewrite_unchanged = rewrite_unchanged
 
     async def handle(
         self,
@@ -133,7 +142,7 @@ class BatchHandler:
             item = (envelope.source, envelope.subject)
             before = touched.get(item) or self._items.get(item)
             after = apply_event(before, envelope.to_item_event(), envelope.sequence)
-            if after is not before:
+            if after is not before or self._rewrite_unchanged:
                 changed[item] = handle
             touched[item] = after
             accepted.append(envelope)

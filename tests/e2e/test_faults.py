@@ -39,8 +39,11 @@ KILL_LEAD = 2_000  # events the paced replay may produce beyond a kill point bef
 OUTAGE_SECONDS = 30.0
 
 
+# rocksdb: the item table survives each kill on local disk, and the restarted worker reads only
+# the changelog after the offset its store persisted (README "Item store").
+@pytest.mark.parametrize("item_store", ["memory", "rocksdb"])
 def test_worker_killed_three_times_loses_and_duplicates_nothing(
-    settings: PulseSettings, helpdesk_clean: Fingerprints
+    settings: PulseSettings, helpdesk_clean: Fingerprints, item_store: str
 ) -> None:
     rng = seeded_random("kill points")
     # One kill point in each third of [10%, 90%] of the log, so they are spread over the run;
@@ -52,7 +55,7 @@ def test_worker_killed_three_times_loses_and_duplicates_nothing(
     # The replay is paced and bounded (PacedReplay): before kill i no more than point + KILL_LEAD
     # events exist, so events are still unprocessed at every kill however fast the worker is.
     assert high + KILL_LEAD < HELPDESK_EVENTS
-    with isolated_pipeline(settings) as pipe:
+    with isolated_pipeline(settings.model_copy(update={"item_store": item_store})) as pipe:
         proc = pipe.start_worker()
         killed_at = []
         with PacedReplay(pipe.settings, mapped_events()) as feed:
