@@ -318,7 +318,6 @@ def test_period_names_in_sql_are_the_engines(db: TwoClients) -> None:
         assert month == ((end.astimezone(zone) - timedelta(days=1)).strftime("%Y-%m"))
 
 
-
 def test_a_late_event_annotation_names_the_event_by_source_and_id(
     db: TwoClients, span: macros.TimeRange
 ) -> None:
