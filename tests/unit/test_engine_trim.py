@@ -97,12 +97,15 @@ def rolling_contract(zone: str = "Europe/Brussels", step: str = "1h") -> Contrac
 
     def rolling(kpi_id: str, service: str, kind: str, period: str = "month", **rest: Any) -> Any:
         rest.pop("of", None)  # data quality over items needs calendar periods: over events
-        return original(kpi_id, service, kind, period if "rolling" in period else "rolling 2d", **rest)
+        return original(
+            kpi_id, service, kind, period if "rolling" in period else "rolling 2d", **rest
+        )
 
     with patch.object(oracle, "_kpi", rolling):
         return desk_contract(zone, step)
 
 
+BACK = [timedelta(days=1), timedelta(days=2), timedelta(days=5)]
 CONTRACT_KINDS = st.sampled_from([rolling_contract, desk_contract])
 MARGINS = st.sampled_from([timedelta(0), timedelta(hours=3), timedelta(days=1)])
 
@@ -129,9 +132,9 @@ def test_trimmed_engine_equals_the_reference(
     rng = random.Random(seed)
     on_time = sorted(build(raw), key=lambda e: e[0].time)
     behind = [
-        (replace(e, event_id=f"late-{e.event_id}", time=e.time - timedelta(days=rng.choice([1, 2, 5]))), seq)
+        (replace(e, event_id=f"late-{e.event_id}", time=e.time - rng.choice(BACK)), seq)
         for e, seq in build(late)
-    ]  # fmt: skip
+    ]
     batches = [
         *batches_of(on_time, sizes),
         *batches_of(behind + rng.sample(on_time, min(3, len(on_time))), sizes),
