@@ -138,6 +138,11 @@ class ContractEngine:
         """The latest frontier the driver passed (None: none, the engine goes by its events)."""
         return self._frontier if self._frontier_given else None
 
+    @property
+    def frontier_given(self) -> bool:
+        """Whether the driver gives the frontier (``advance_frontier`` was called)."""
+        return self._frontier_given
+
     def advance_frontier(self, frontier: datetime | None) -> None:
         """Take the frontier from the driver from now on (``None``: it knows of none yet, so
         nothing is final). Moves only forward; the rows follow at the next step."""

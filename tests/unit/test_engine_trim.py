@@ -242,7 +242,7 @@ def test_a_trimmed_engine_refuses_to_give_all_points() -> None:
 
 @pytest.mark.parametrize(
     ("name", "contract_file", "limit"),
-    [("helpdesk", "helpdesk_tickets.yaml", 5000), ("bpic2013", "bpic2013_incidents.yaml", 6000)],
+    [("helpdesk", "helpdesk_tickets.yaml", 5000)],
 )
 def test_real_log_trimmed_equals_the_reference(name: str, contract_file: str, limit: int) -> None:
     contract = load_contract(CONTRACTS / contract_file)
