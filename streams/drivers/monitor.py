@@ -64,16 +64,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from outcome_pulse.processors.alerting.engine_inputs import SERIES_READ
 from outcome_pulse.processors.alerting.episodes import AlertEpisode
 from outcome_pulse.processors.alerting.evaluate import evaluate_alerts
 from outcome_pulse.processors.alerting.model_inputs import model_alert_inputs
 from outcome_pulse.processors.contract import Contract
-from outcome_pulse.processors.errors import TrimmedStateNeeded
-from outcome_pulse.processors.evaluation import ContractEvaluation, Step
-from outcome_pulse.processors.forecast.drift import WATCHED, DriftSignal
+from outcome_pulse.processors.evaluation import ContractEvaluation
+from outcome_pulse.processors.forecast.drift import DriftSignal
 from outcome_pulse.processors.lifecycle import ItemEvent
-from outcome_pulse.processors.measurements import Delta, LateEvent, diff
+from outcome_pulse.processors.measurements import LateEvent, diff
 from outcome_pulse.processors.partition_progress import Hold, event_time_frontier
 from outcome_pulse.sinks.contract_registry import contract_rows
 from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
@@ -83,10 +81,6 @@ from outcome_pulse.streams.drivers.engine_checkpoint import fingerprint, freeze,
 from outcome_pulse.streams.drivers.forecast_rows import ForecastRows
 
 log = logging.getLogger(__name__)
-
-TRIM_KEEP = SERIES_READ | frozenset(WATCHED)
-"""The indicators whose series the monitor reads over the whole history every round (the
-alert rules' counts, the drift tracker's watched series): its trims keep them whole."""
 
 # Per (topic, partition) of the events topic, the records the worker group has not committed
 # (``HOLD``: the broker could not be asked).
@@ -290,16 +284,10 @@ class ContractMonitor:
         # its latest event): the resumed evaluation then holds exactly the rows the previous
         # owner wrote, finality included, and judges the inbox's events late or not as it would.
         frontiers = await tick.recorded_frontiers(list(resumed))
-        for name, evaluation in list(resumed.items()):
+        for name, evaluation in resumed.items():
             await self._restore(tick, evaluation, since)
             left = frontiers.get(name)
-            try:
-                await asyncio.to_thread(partial(evaluation.step, since, frontier=left))
-            except TrimmedStateNeeded as exc:  # a late event behind the checkpoint's horizon
-                log.warning("contract %s: %s; rebuilding it from the stored events", name, exc)
-                del resumed[name]
-                ignored.append("trimmed")
-                continue
+            await asyncio.to_thread(partial(evaluation.step, since, frontier=left))
             await asyncio.to_thread(evaluation.compact)
         return resumed, ignored
 
@@ -308,12 +296,10 @@ class ContractMonitor:
     ) -> None:
         """Checkpoints of every evaluation as of this round (empties the shard's applied
         events)."""
-        states = []
-        for name, evaluation in evaluations.items():
-            # Trimmed first: the next owner then loads what is open, not the whole history.
-            await asyncio.to_thread(partial(evaluation.trim, keep=TRIM_KEEP))
-            state = await asyncio.to_thread(freeze, evaluation)
-            states.append((name, fingerprint(evaluation.contract), state))
+        states = [
+            (name, fingerprint(e.contract), await asyncio.to_thread(freeze, e))
+            for name, e in evaluations.items()
+        ]
         await tick.write_checkpoints(states)
         self._checkpointed_at = self._clock()
 
@@ -352,25 +338,18 @@ class ContractMonitor:
         """Step the evaluations with ``events`` and write what changed (without ``alerts``:
         not the alerts, the caller evaluates them)."""
         points = outcomes = late = alerts_written = 0
-        for name in list(evaluations):
-            evaluation = evaluations[name]
+        for evaluation in evaluations.values():
             await self._restore(tick, evaluation, events)
-            replaced = False
-            try:
-                step = await asyncio.to_thread(
-                    partial(evaluation.step, events, frontier=_given(evaluation, frontier))
-                )
-            except TrimmedStateNeeded as exc:
-                evaluation, step = await self._untrimmed(tick, evaluation, events, frontier, exc)
-                evaluations[name] = evaluation
-                replaced = True
+            step = await asyncio.to_thread(
+                partial(evaluation.step, events, frontier=_given(evaluation, frontier))
+            )
             await asyncio.to_thread(evaluation.compact)
             contract = evaluation.contract.contract
             rows = self._forecast_rows[contract]
             signals = rows.signals
-            if replaced or step.observed.new or step.points or step.outcomes:
+            if step.observed.new or step.points or step.outcomes:
                 # Before the alerts: the drift rule reads the drift signals.
-                await rows.write(tick, evaluation, corrected=replaced or bool(step.late))
+                await rows.write(tick, evaluation, corrected=bool(step.late))
             if alerts and (step.observed.new or rows.signals != signals):
                 alerts_now = await asyncio.to_thread(_alerts_of, evaluation, rows.signals)
                 now = {a.key: a for a in alerts_now}
@@ -379,9 +358,7 @@ class ContractMonitor:
                     await tick.write_alerts(contract, changed)
                     alerts_written += len(changed.upserts) + len(changed.deletes)
                 self.alerts[contract] = now
-            if replaced:  # every row rewritten, then the late events
-                await tick.write(contract, Delta((), ()), Delta((), ()), step.late)
-            elif step.points or step.outcomes or step.late:
+            if step.points or step.outcomes or step.late:
                 await tick.write(contract, step.points, step.outcomes, step.late)
             if step.open_clocks is not None:
                 await tick.replace_open_clocks(contract, step.open_clocks)
@@ -394,43 +371,6 @@ class ContractMonitor:
         if self.gauges is not None:
             self.gauges.count_late(late)
         return _Written(points, outcomes, late, alerts_written)
-
-    async def _untrimmed(
-        self,
-        tick: MonitorTick,
-        trimmed: ContractEvaluation,
-        events: Sequence[tuple[ItemEvent, int]],
-        frontier: datetime | Hold | None,
-        why: TrimmedStateNeeded,
-    ) -> tuple[ContractEvaluation, Step]:
-        """The step of ``events`` that needs what ``trimmed`` dropped (``ContractEngine.trim``):
-        a full evaluation rebuilt from the stored events but these (at the frontier the trimmed
-        one had), stepped with them, every row rewritten from it (``tick.replace``); the step's
-        late events name the final rows they corrected, as they would have."""
-        contract = trimmed.contract
-        log.warning(
-            "contract %s: %s; rebuilding it from the stored events for this round",
-            contract.contract,
-            why,
-        )
-        sources = sorted({svc.source for svc in contract.services.values()})
-        arriving = {(event.time, event.source, event.event_id) for event, _ in events}
-        stored = [
-            e
-            for e in await tick.all_events(sources)
-            if (e[0].time, e[0].source, e[0].event_id) not in arriving
-        ]
-        evaluation = ContractEvaluation(contract)
-        if trimmed.frontier_given:
-            evaluation.advance_frontier(trimmed.driver_frontier)
-        await asyncio.to_thread(evaluation.rebuild, stored)
-        step = await asyncio.to_thread(
-            partial(evaluation.step, events, frontier=_given(evaluation, frontier))
-        )
-        result = evaluation.last
-        await tick.replace(contract.contract, result.points.values(), result.outcomes.values())
-        await tick.replace_open_clocks(contract.contract, list(result.open_clocks.values()))
-        return evaluation, step
 
     def _deliver(self) -> None:
         if self.on_alerts is None or self._evaluations is None:
