@@ -21,6 +21,13 @@ batch touches:
 
 The result depends only on the set of events (as the reference's does): the backtest and the
 streaming monitor agree row for row.
+
+Memory bounded by open work: ``compact`` drops the event sets of the items done with, and
+``trim`` drops what lies wholly behind a horizon (their contributions and aggregator entries,
+the grids' and series' heads; the final periods' measures are kept as they are). The exact rule
+is in ``trim``'s doc; a later step that would need what was dropped raises
+``TrimmedStateNeeded`` (``processors.errors``) and the driver rebuilds a full engine from every
+event seen and redoes the step (the spooled backtest does; ``tests/unit/test_engine_trim.py``).
 """
 
 from __future__ import annotations
