@@ -48,8 +48,11 @@ from pathlib import Path
 
 import psycopg
 
+from outcome_pulse.processors.alerting.engine_inputs import SERIES_READ
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.engine import ContractEngine
+from outcome_pulse.processors.engine.engine import TRIM_MARGIN
+from outcome_pulse.processors.forecast.drift import WATCHED
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
@@ -66,6 +69,9 @@ LOGS = {
     "scms": ("scms_shipments.csv.gz", "scms_orders.yaml"),
 }
 SIZES = ("1x", "10x longer", "10x denser")
+TRIM_KEEP = SERIES_READ | frozenset(WATCHED)
+"""The series a monitor reads over the whole history every round (the alert rules' counts, the
+drift tracker's): a trimmed monitor checkpoint would have to keep them whole."""
 ROUND = 2000
 CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 Events = list[tuple[ItemEvent, int]]
@@ -159,6 +165,7 @@ def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, f
     round_time = sorted(rounds)[1]
     peak = _peak_rss_mb()
     held = checkpoint_mb = checkpoint_write = checkpoint_load = 0.0
+    trimmed_mb = trimmed_write = trimmed_load = 0.0
     if isinstance(evaluation, ContractEngine):
         del head, tails
         evaluation.compact()
@@ -174,6 +181,18 @@ def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, f
         loaded = thaw(contract, (fingerprint(contract), state))
         checkpoint_load = time.process_time() - started
         assert loaded.evaluation is not None
+        del loaded
+        # Trimmed (``ContractEngine.trim``) with the series a monitor reads kept whole: what a
+        # trimmed checkpoint weighs and costs to load (the monitor does not write one yet).
+        started = time.process_time()
+        evaluation.trim(keep=TRIM_KEEP)
+        state = freeze(evaluation)
+        trimmed_write = time.process_time() - started
+        trimmed_mb = len(state) / 2**20
+        started = time.process_time()
+        loaded = thaw(contract, (fingerprint(contract), state))
+        trimmed_load = time.process_time() - started
+        assert loaded.evaluation is not None
     return {
         "start_s": start,
         "round_s": round_time,
@@ -182,6 +201,9 @@ def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, f
         "checkpoint_mb": checkpoint_mb,
         "checkpoint_write_s": checkpoint_write,
         "checkpoint_load_s": checkpoint_load,
+        "trimmed_mb": trimmed_mb,
+        "trimmed_write_s": trimmed_write,
+        "trimmed_load_s": trimmed_load,
     }
 
 
@@ -202,7 +224,7 @@ def child_backtest(
 ) -> dict[str, float]:
     contract = load_contract(CONTRACTS / LOGS[log][1])
     if spool is not None:  # the spooled backtest: input and points on disk, as pulse backtest
-        return _spooled_backtest(contract, spool)
+        return _spooled_backtest(contract, spool, not keep_all)
     history = synthesise(load_events(events), size)
     gc.collect()
     base = _rss_mb()
@@ -235,20 +257,31 @@ def child_backtest(
     }
 
 
-def _spooled_backtest(contract: Contract, spool: Path) -> dict[str, float]:
+def _spooled_backtest(contract: Contract, spool: Path, trim: bool) -> dict[str, float]:
+    """``trim``: as ``pulse backtest`` runs now (the evaluation trimmed at each compaction);
+    without, as before the trim (``trim_margin=None``)."""
     events = EventSpool.reopen(spool)
     gc.collect()
     base = _rss_mb()
     _reset_peak()
     started = time.process_time()
-    points = PointSpool(spool.with_name(spool.stem + "-points.sqlite"))
-    result = backtest_events(contract, events, points=points)
+    name = spool.stem + ("-points.sqlite" if trim else "-points-untrimmed.sqlite")
+    points = PointSpool(spool.with_name(name))
+    rebuilds: list[int] = []
+    result = backtest_events(
+        contract,
+        events,
+        points=points,
+        trim_margin=TRIM_MARGIN if trim else None,
+        rebuilds=rebuilds,
+    )
     return {
         "events": len(events),
         "backtest_s": time.process_time() - started,
         "backtest_rss_mb": _peak_rss_mb(),
         "input_rss_mb": base,
         "points": result.point_count(),
+        "rebuilds": len(rebuilds),
     }
 
 
@@ -283,6 +316,9 @@ def backtest_figures(log: str, events: Path, scratch: Path, *, keep_all: bool) -
         run_child("spool", log, size, "new", events, spool=spool)
         spooled = run_child("backtest", log, size, "new", events, spool=spool)
         row |= {f"spooled_{k}": v for k, v in spooled.items()}
+        # The spooled backtest before the trim (``--keep-all`` with ``--spool``: untrimmed).
+        untrimmed = run_child("backtest", log, size, "new", events, True, spool=spool)
+        row |= {f"untrimmed_{k}": v for k, v in untrimmed.items()}
         if keep_all:
             row["kept_rss_mb"] = run_child("backtest", log, size, "new", events, True)[
                 "backtest_rss_mb"
@@ -295,7 +331,9 @@ def backtest_figures(log: str, events: Path, scratch: Path, *, keep_all: bool) -
             + (f" (keeping every event {row['kept_rss_mb']:.0f} MB)" if keep_all else "")
             + f"  spooled: {row['spooled_backtest_s']:6.1f} s, RSS peak "
             f"{row['spooled_backtest_rss_mb']:5.0f} MB (at start {row['spooled_input_rss_mb']:.0f}"
-            f" MB)",
+            f" MB; {int(row['spooled_rebuilds'])} rebuilds)  spooled before the trim: "
+            f"{row['untrimmed_backtest_s']:6.1f} s, RSS peak "
+            f"{row['untrimmed_backtest_rss_mb']:5.0f} MB",
             flush=True,
         )
         if row["spooled_points"] != row["points"]:
@@ -426,7 +464,9 @@ def main() -> None:
                     + (
                         f"  checkpoint {row['checkpoint_mb']:.1f} MB: written in "
                         f"{row['checkpoint_write_s']:.2f} s, start from it "
-                        f"{row['checkpoint_load_s']:.2f} s"
+                        f"{row['checkpoint_load_s']:.2f} s; trimmed {row['trimmed_mb']:.1f} MB: "
+                        f"trimmed and written in {row['trimmed_write_s']:.2f} s, start from it "
+                        f"{row['trimmed_load_s']:.2f} s"
                         if row["checkpoint_mb"]
                         else ""
                     ),
@@ -444,6 +484,7 @@ def main() -> None:
                 + (
                     f"  start from checkpoint "
                     f"{row['checkpoint_load_s'] / one['checkpoint_load_s']:5.2f}"
+                    f" (trimmed {row['trimmed_load_s'] / one['trimmed_load_s']:5.2f})"
                     if one["checkpoint_load_s"]
                     else ""
                 )

@@ -13,7 +13,10 @@
     │                               failing; streams/errors.py)
     ├── EvidenceError               a report's figures would disagree with the evaluation (refused)
     ├── EngineStateError            the contract engine was driven wrongly (e.g. an event for an
-    │                               item whose history was compacted, without restoring it)
+    │   │                           item whose history was compacted, without restoring it)
+    │   └── TrimmedStateNeeded      a step needs state the engine dropped behind its horizon
+    │                               (``ContractEngine.trim``): the driver rebuilds the engine
+    │                               from every event seen and redoes the step
     ├── SinkError                   the database failed us (sinks/errors.py); as such: the schema
     │   │                           is not migrated, a table is missing, a writer was misused
     │   ├── SinkUnavailable         it cannot be reached or used now (down, restarting, out of
@@ -71,3 +74,9 @@ class EvidenceError(PulseError):
 
 class EngineStateError(PulseError):
     """The contract engine was driven wrongly; the message says what the driver must do."""
+
+
+class TrimmedStateNeeded(EngineStateError):
+    """A step would need what ``ContractEngine.trim`` dropped behind its horizon (a late event
+    behind it, or a change reaching a frozen period): the engine refuses instead of guessing,
+    and the driver rebuilds a full engine from every event seen so far and redoes the step."""

@@ -52,6 +52,9 @@ _WANTED = {
     "breaches_forecast",
 }
 
+SERIES_READ = frozenset(_WANTED)
+"""The indicators whose series ``alert_inputs`` reads over the whole history."""
+
 
 SeriesByKpi = dict[tuple[str, str], dict[datetime, float]]
 
@@ -203,4 +206,4 @@ def alert_inputs(
     )
 
 
-__all__ = ["alert_inputs", "counts_from_points", "risk_spans"]
+__all__ = ["SERIES_READ", "alert_inputs", "counts_from_points", "risk_spans"]

@@ -21,13 +21,20 @@ batch touches:
 
 The result depends only on the set of events (as the reference's does): the backtest and the
 streaming monitor agree row for row.
+
+Memory bounded by open work: ``compact`` drops the event sets of the items done with, and
+``trim`` drops what lies wholly behind a horizon (their contributions and aggregator entries,
+the grids' and series' heads; the final periods' measures are kept as they are). The exact rule
+is in ``trim``'s doc; a later step that would need what was dropped raises
+``TrimmedStateNeeded`` (``processors.errors``) and the driver rebuilds a full engine from every
+event seen and redoes the step (the spooled backtest does; ``tests/unit/test_engine_trim.py``).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Iterable
-from datetime import datetime
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime, timedelta
 
 from outcome_pulse.processors.contract import Contract, TimeToTargetKpi
 from outcome_pulse.processors.engine.open_clocks import read_open_clocks
@@ -42,7 +49,7 @@ from outcome_pulse.processors.engine.results import (
 from outcome_pulse.processors.engine.risk_crossings import RiskCrossing
 from outcome_pulse.processors.engine.service import SeriesKey, SeriesTail, ServiceState
 from outcome_pulse.processors.engine.service_load import ServiceLoadReader
-from outcome_pulse.processors.errors import EngineStateError
+from outcome_pulse.processors.errors import EngineStateError, TrimmedStateNeeded
 from outcome_pulse.processors.forecast.open_clocks import OpenClockForecast
 from outcome_pulse.processors.forecast.period_forecast import PeriodForecast
 from outcome_pulse.processors.item_history import ItemHistory
@@ -58,16 +65,33 @@ from outcome_pulse.processors.measurements import (
 from outcome_pulse.processors.settlement import settle
 
 _MAX_CHANGED_LISTED = 100
+TRIM_MARGIN = timedelta(days=7)
+"""How far behind the watermark ``trim`` freezes by default: a late event at most this far
+behind it is applied without a rebuild."""
 
 
 class _Stored:
-    """One series as last emitted: its grid's instants and its values (None: no point)."""
+    """One series as last emitted: its grid's instants and its values (None: no point).
 
-    __slots__ = ("grid", "values")
+    After ``trim``: ``head`` holds the points dropped with the grid's head when the series'
+    indicator is kept whole (else None, and ``cut``), ``newest`` the newest point dropped."""
+
+    __slots__ = ("cut", "grid", "head", "newest", "values")
 
     def __init__(self, grid: list[datetime], values: list[float | None]) -> None:
         self.grid = grid
         self.values = values
+        self.head: list[tuple[datetime, float]] | None = None
+        self.newest: tuple[datetime, float] | None = None
+        self.cut = False
+
+    def points(self) -> Iterator[tuple[datetime, float]]:
+        """Every point held, in time order (the kept head first)."""
+        if self.head:
+            yield from self.head
+        for at, value in zip(self.grid, self.values, strict=False):
+            if value is not None:
+                yield at, value
 
 
 class ContractEngine:
@@ -91,6 +115,8 @@ class ContractEngine:
         self._frontier_given = False
         self.breach_forecast = OpenClockForecast(contract)
         self._loads = {s.service_id: ServiceLoadReader(s) for s in self._services.values()}
+        self._trimmed_before: datetime | None = None
+        self._broken: str | None = None
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -119,6 +145,11 @@ class ContractEngine:
         """The latest frontier the driver passed (None: none, the engine goes by its events)."""
         return self._frontier if self._frontier_given else None
 
+    @property
+    def frontier_given(self) -> bool:
+        """Whether the driver gives the frontier (``advance_frontier`` was called)."""
+        return self._frontier_given
+
     def advance_frontier(self, frontier: datetime | None) -> None:
         """Take the frontier from the driver from now on (``None``: it knows of none yet, so
         nothing is final). Moves only forward; the rows follow at the next step."""
@@ -134,7 +165,12 @@ class ContractEngine:
         return held is None or min(frontier, self.max_time) - self.lateness > held
 
     def observe(self, events: Iterable[tuple[ItemEvent, int]]) -> Observed:
-        """Add events (with their producer sequence numbers); see the module doc."""
+        """Add events (with their producer sequence numbers); see the module doc.
+        ``TrimmedStateNeeded`` (before anything changes) for an event behind the trimmed
+        horizon that is not a duplicate (see ``trim``)."""
+        if self._broken is not None or self._trimmed_before is not None:
+            events = list(events)
+            self._check_trimmed(events)
         watermark = self.watermark
         new = duplicates = unmonitored = 0
         late: list[ItemEvent] = []
@@ -203,6 +239,25 @@ class ContractEngine:
         clocks = None if self._clocks == clocks_before else tuple(self._clocks.values())
         return Step(observed, points, outcomes, late, clocks)
 
+    def _check_trimmed(self, events: list[tuple[ItemEvent, int]]) -> None:
+        if self._broken is not None:
+            raise TrimmedStateNeeded(self._broken)
+        horizon = self._trimmed_before
+        if horizon is None:
+            return
+        for event, _ in events:
+            service = self._services.get((event.source, event.kind))
+            if service is None or event.time >= horizon:
+                continue
+            history = service.items.get(event.item_id)
+            if history is not None and (event.time, event.event_id) in history.events:
+                continue  # a duplicate changes nothing
+            raise TrimmedStateNeeded(
+                f"contract {self.contract.contract!r}: event {event.event_id!r} of "
+                f"{event.time.isoformat()} is behind the trimmed horizon "
+                f"({horizon.isoformat()}): rebuild the engine from every event seen"
+            )
+
     def late_in(self, events: Iterable[tuple[ItemEvent, int]]) -> bool:
         """Whether stepping ``events`` now would report a late event (a new one behind the
         watermark). Lets a driver that only needs the final rows skip the steps in between."""
@@ -243,12 +298,72 @@ class ContractEngine:
             self.breach_forecast.forget((service.service_id, i) for i in items)
         return dropped
 
+    @property
+    def trimmed_before(self) -> datetime | None:
+        """The horizon of the last ``trim`` (None: never trimmed)."""
+        return self._trimmed_before
+
+    def trim(self, *, margin: timedelta = TRIM_MARGIN, keep: Collection[str] = ()) -> int:
+        """Drop what lies wholly behind a horizon, so memory follows open work; returns how
+        many items were dropped.
+
+        The *freeze* instant F is ``margin`` behind the watermark the rows were computed at
+        (never moving back). From then on a step may change nothing before F: an event behind
+        F that is not a duplicate raises ``TrimmedStateNeeded`` before anything changes (as
+        does, while stepping, any change of a contribution before F, a grid moving, or a new
+        overdue series; the engine is then unusable), and the driver rebuilds a full engine
+        from every event seen and redoes the step. So the measures of the periods ending by F
+        are final and fixed: they are kept as they are (``ServiceState.freeze``). Per service,
+        the *trim point* T is the earliest instant a step changing nothing before F reads
+        (``ServiceState.trim_point``): the start of F's "to date" window of every KPI (its
+        calendar period, or F minus its rolling days), the start of every period ending after
+        F and of its trend baseline, and one grid step before F. Then:
+
+        * items compacted (events dropped) whose every span ends and every instant is before
+          T leave the aggregators and their contribution is dropped (range queries from T on
+          never saw them); the open backlog's counters and the arrivals keep them, as the
+          breach model's load features read those at any instant; their risk crossings are
+          kept aside. An event for one needs ``restore`` first (``missing_histories`` names
+          it), which derives its contribution again;
+        * each grid drops its instants before T but the one before F (a slice's lower bound),
+          and each series its values there: those of the indicators in ``keep`` stay readable
+          (``series_values``, ``final_series``), the others' are gone (``last`` then raises:
+          a driver that trims keeps the points it was given, as the backtest's spool does).
+
+        What stays growing with history: the trimmed items' ids, their arrivals and backlog
+        counters, risk crossings, period outcomes, the kept series and the breach model's
+        cases (``forecast.open_clocks``)."""
+        self.compact()  # brings the rows up to date first
+        mark, last = self._mark, self.max_time
+        if mark is None or last is None:
+            return 0
+        freeze = mark - margin
+        if self._trimmed_before is not None and freeze < self._trimmed_before:
+            freeze = self._trimmed_before
+        dropped = 0
+        for service in self._services.values():
+            point = service.trim_point(freeze, last)
+            if point is None:
+                continue
+            service.freeze(freeze, last, mark)
+            dropped += service.trim_items(point)
+            counts = service.grid_trims(point, freeze)
+            for key, stored in self._series.items():
+                count = counts.get(id(stored.grid), 0)
+                if key[0] == service.service_id and count:
+                    _trim_series(stored, count, key[2] in keep)
+            service.trim_grids(counts, point)
+        self._trimmed_before = freeze
+        return dropped
+
     def service_items(self) -> dict[str, list[ItemHistory]]:
         """Each service's item histories (by service id), in item-key order: what the
         forecasting adapter (``processors.forecast.item_clocks``) reads. ``EngineStateError``
         once any item was compacted: the adapter needs every history, and forecasts read from
         a part of them would look right and be wrong (evaluate without compacting instead)."""
-        compacted = sum(len(service.compacted) for service in self._services.values())
+        compacted = sum(
+            len(service.compacted) + len(service.trimmed) for service in self._services.values()
+        )
         if compacted:
             raise EngineStateError(
                 f"contract {self.contract.contract!r}: {compacted:,} item histories were "
@@ -267,7 +382,9 @@ class ContractEngine:
         missing: set[tuple[str, str]] = set()
         for event, _ in events:
             service = self._services.get((event.source, event.kind))
-            if service is not None and event.item_id in service.compacted:
+            if service is not None and (
+                event.item_id in service.compacted or event.item_id in service.trimmed
+            ):
                 missing.add((event.source, event.item_id))
         return sorted(missing)
 
@@ -278,7 +395,9 @@ class ContractEngine:
         for event, sequence in events:
             group = (event.source, event.kind)
             service = self._services.get(group)
-            if service is None or event.item_id not in service.compacted:
+            if service is None or (
+                event.item_id not in service.compacted and event.item_id not in service.trimmed
+            ):
                 continue
             history = histories.get((group, event.item_id))
             if history is None:
@@ -309,14 +428,23 @@ class ContractEngine:
         """Every row as of the latest step."""
         contract, mark = self.contract.contract, self._mark
         points: dict[PointKey, IndicatorPoint] = {}
-        for (service, kpi, indicator), stored in self._series.items():
-            for at, value in zip(stored.grid, stored.values, strict=False):
-                if value is not None:
-                    final = mark is not None and at <= mark
-                    points[(contract, service, kpi, indicator, at)] = IndicatorPoint(
-                        contract, service, kpi, indicator, at, value, final
-                    )
+        for key, stored in self._series.items():
+            self._readable(key, stored)
+            service, kpi, indicator = key
+            for at, value in stored.points():
+                final = mark is not None and at <= mark
+                points[(contract, service, kpi, indicator, at)] = IndicatorPoint(
+                    contract, service, kpi, indicator, at, value, final
+                )
         return Evaluation(points, dict(self._outcomes), dict(self._clocks))
+
+    def _readable(self, key: SeriesKey, stored: _Stored) -> None:
+        if stored.cut:
+            raise EngineStateError(
+                f"contract {self.contract.contract!r}: series {'/'.join(key)} was trimmed "
+                f"before {self._trimmed_before}: its earlier points are gone (trim with the "
+                "indicator in keep, or keep the points the steps gave)"
+            )
 
     @property
     def outcomes(self) -> dict[OutcomeKey, PeriodOutcome]:
@@ -335,13 +463,14 @@ class ContractEngine:
         the values of ``last``'s points, without building every row (the alert rules read a
         few series each round)."""
         out: dict[tuple[str, str], dict[datetime, float]] = {}
-        for (_, kpi, indicator), stored in self._series.items():
+        for key, stored in self._series.items():
+            _, kpi, indicator = key
             if indicator not in indicators:
                 continue
+            self._readable(key, stored)
             values = out.setdefault((kpi, indicator), {})
-            for at, value in zip(stored.grid, stored.values, strict=False):
-                if value is not None:
-                    values[at] = value
+            for at, value in stored.points():
+                values[at] = value
         return out
 
     def current_open_clocks(self) -> list[OpenClock]:
@@ -364,6 +493,16 @@ class ContractEngine:
                         )
                     )
                     break
+            else:
+                held = stored.head[-1] if stored.head else stored.newest
+                if held is not None:
+                    at, value = held
+                    final = mark is not None and at <= mark
+                    newest.append(
+                        IndicatorPoint(
+                            self.contract.contract, service, kpi, indicator, at, value, final
+                        )
+                    )
         return newest
 
     def latest_outcomes(self) -> list[PeriodOutcome]:
@@ -395,14 +534,14 @@ class ContractEngine:
             if key[2] not in wanted:
                 continue
             stored = self._series[key]
+            self._readable(key, stored)
             times: list[datetime] = []
             values: list[float] = []
-            for at, value in zip(stored.grid, stored.values, strict=False):
+            for at, value in stored.points():
                 if at > mark:
                     break
-                if value is not None:
-                    times.append(at)
-                    values.append(value)
+                times.append(at)
+                values.append(value)
             if times:
                 out[key] = (times, values)
         return out
@@ -440,13 +579,27 @@ class ContractEngine:
                 if kpi.service != service.service_id:
                     continue  # an items-at-risk gauge of another service's clock
                 found = out.setdefault((service.service_id, kpi.id), [])
-                for item_id in sorted(service.contributions):
-                    found.extend(service.contributions[item_id].risk_crossings.get(kpi.id, ()))
+                held = service.contributions
+                aside = service.trimmed_crossings
+                for item_id in sorted([*held, *aside]):
+                    if item_id in held:
+                        found.extend(held[item_id].risk_crossings.get(kpi.id, ()))
+                    else:
+                        found.extend(aside[item_id].get(kpi.id, ()))
         return out
 
     # -- the incremental evaluation ----------------------------------------------------------
 
     def _advance(self) -> tuple[Delta[PointKey, IndicatorPoint], list[str]]:
+        if self._broken is not None:
+            raise TrimmedStateNeeded(self._broken)
+        try:
+            return self._advance_rows()
+        except TrimmedStateNeeded as exc:
+            self._broken = f"{exc} (the engine is unusable: it stopped halfway)"
+            raise
+
+    def _advance_rows(self) -> tuple[Delta[PointKey, IndicatorPoint], list[str]]:
         last = self.max_time
         touched, self._touched = self._touched, {}
         if last is None:
@@ -465,6 +618,11 @@ class ContractEngine:
             tails = {tail.key: tail for tail in service.series(last)}
             for tail in tails.values():
                 if tail.key not in self._series:
+                    if self._trimmed_before is not None:
+                        raise TrimmedStateNeeded(
+                            f"contract {self.contract.contract!r}: series {'/'.join(tail.key)} "
+                            "starts over a trimmed grid: rebuild the engine from every event seen"
+                        )
                     self._series[tail.key] = _Stored(tail.grid, [])
             for key, stored in self._series.items():
                 if key[0] != service.service_id:
@@ -555,6 +713,22 @@ class ContractEngine:
                     finals.append(f"{kpi or service}/{indicator}@{at.isoformat()}")
         stored.grid = grid
         stored.values = values
+
+
+def _trim_series(stored: _Stored, count: int, keep: bool) -> None:
+    """Drop a series' first ``count`` values (its grid's head is dropped next)."""
+    dropped = [
+        (at, value)
+        for at, value in zip(stored.grid[:count], stored.values[:count], strict=False)
+        if value is not None
+    ]
+    if keep:
+        stored.head = (stored.head or []) + dropped
+    elif dropped:
+        stored.cut = True
+    if dropped:
+        stored.newest = dropped[-1]
+    del stored.values[:count]
 
 
 def _flip_range(grid: list[datetime], old: datetime | None, new: datetime | None) -> range:

@@ -137,6 +137,16 @@ class CountedSpanMultiset(SpanMultiset):
             self._starts.remove(self._unbounded[key][0])
         super().retract(owner)
 
+    def forget(self, owner: str) -> None:
+        """Drop an owner's spans from the range queries (``reaching``) but keep them counted
+        by ``count_containing`` (``ContractEngine.trim``: the load features read the backlog at
+        any instant, however old; ``readd`` puts the spans back)."""
+        SpanMultiset.retract(self, owner)
+
+    def readd(self, owner: str, spans: Sequence[SpanElement]) -> None:
+        """Undo ``forget``: the spans back in the range queries (they are counted already)."""
+        SpanMultiset.add(self, owner, spans)
+
     def count_containing(self, instant: datetime) -> int:
         """How many spans ``[start, end)`` contain ``instant``."""
         return int(self._starts.bisect_right(instant)) - int(self._ends.bisect_right(instant))

@@ -60,8 +60,9 @@ from outcome_pulse.processors.engine.multisets import (
     InstantMultiset,
     SpanMultiset,
 )
+from outcome_pulse.processors.engine.risk_crossings import RiskCrossing
 from outcome_pulse.processors.engine.to_date import ToDateWindows, prefix
-from outcome_pulse.processors.errors import EngineStateError
+from outcome_pulse.processors.errors import EngineStateError, TrimmedStateNeeded
 from outcome_pulse.processors.item_history import ItemHistory
 from outcome_pulse.processors.lifecycle import ItemKind
 from outcome_pulse.processors.measurements import SERVICE_WIDE
@@ -109,11 +110,19 @@ class ServiceState:
         self._overdue_emitted = False
         self.compacted: set[str] = set()
         """Items whose event sets were dropped (``compact``); their contributions stay."""
+        self.trimmed: set[str] = set()
+        """Items dropped wholly (``trim``): no events, no contribution, none of their spans or
+        instants in the aggregators but the two the load features count at any instant (the
+        open backlog's counters and the arrivals); their risk crossings are kept aside."""
+        self.trimmed_crossings: dict[str, dict[str, tuple[RiskCrossing, ...]]] = {}
+        self.frozen: dict[str, list[PeriodMeasure]] = {}
+        """Per KPI, the measures of the periods ending at or before ``frozen_to`` (``trim``)."""
+        self.frozen_to: datetime | None = None
 
     # -- contributions ---------------------------------------------------------------------------
 
     def history(self, event_source: str, item_id: str, kind: ItemKind) -> ItemHistory:
-        if item_id in self.compacted:
+        if item_id in self.compacted or item_id in self.trimmed:
             raise EngineStateError(
                 f"an event for item {item_id!r} of {event_source!r}, whose event history was "
                 "compacted: restore its stored events first (ContractEngine.restore)"
@@ -140,9 +149,108 @@ class ServiceState:
         return [i for i in self.items if _settled(self.contributions[i], watermark)]
 
     def restore(self, item_id: str, history: ItemHistory) -> None:
-        """Put a compacted item's event set back (its contribution is unchanged by it)."""
+        """Put a compacted item's event set back (its contribution is unchanged by it); a
+        trimmed item's contribution is derived again from it and put back in the aggregators
+        (the same spans and instants ``trim`` took out: a function of the events)."""
+        if item_id in self.trimmed:
+            contribution = contribution_of(history, self.plan, self.contract, self.zone)
+            for key, spans in contribution.spans.items():
+                family = self.spans.setdefault(key, SpanMultiset())
+                if isinstance(family, CountedSpanMultiset):
+                    family.readd(item_id, spans)
+                else:
+                    family.add(item_id, spans)
+            for key, instants in contribution.instants.items():
+                if key != ARRIVALS:  # never taken out
+                    self.instants.setdefault(key, InstantMultiset()).add(item_id, instants)
+            self.contributions[item_id] = contribution
+            self.trimmed.discard(item_id)
+            self.trimmed_crossings.pop(item_id, None)
         self.compacted.discard(item_id)
         self.items[item_id] = history
+
+    # -- trimming behind a horizon ---------------------------------------------------------
+
+    def trim_point(self, freeze: datetime, last: datetime) -> datetime | None:
+        """The earliest instant a step that changes nothing before ``freeze`` may read: the
+        start of the "to date" window of ``freeze`` for every KPI, of every period ending after
+        ``freeze`` (and of its trend baseline), and the sample before ``freeze`` on every grid.
+        None: nothing to trim (no grid yet)."""
+        if self.first is None or self.grid is None:
+            return None
+        point = freeze
+        steps = [self.step] + [
+            parse_duration(k.sample_every) for k in self.kpis if isinstance(k, ThresholdKpi)
+        ]
+        point = min(point, freeze - max(steps))
+        for kpi in self.kpis:
+            point = min(point, self.windows.earliest(kpi.period, freeze))
+            for period in periods_of(kpi, self.first, last, self.zone):
+                if period.end <= freeze:
+                    continue
+                point = min(point, period.start)
+                if isinstance(kpi, TrendKpi):
+                    point = min(point, trend.baseline(kpi, period, self.zone).start)
+        return point
+
+    def freeze(self, freeze: datetime, last: datetime, watermark: datetime) -> None:
+        """Keep the measures of the periods ending at or before ``freeze`` (final: ``freeze``
+        is not after ``watermark``), so ``measures`` no longer reads their aggregators."""
+        held: dict[str, list[PeriodMeasure]] = {}
+        for measure in self.measures(last, watermark):
+            if measure.period.end <= freeze:
+                held.setdefault(measure.kpi.id, []).append(measure)
+        self.frozen, self.frozen_to = held, freeze
+
+    def trim_items(self, point: datetime) -> int:
+        """Drop the compacted items whose every span and instant lies before ``point``."""
+        gone = [i for i in sorted(self.compacted) if _before(self.contributions[i], point)]
+        for item_id in gone:
+            contribution = self.contributions.pop(item_id)
+            for key in contribution.spans:
+                family = self.spans[key]
+                if isinstance(family, CountedSpanMultiset):
+                    family.forget(item_id)
+                else:
+                    family.retract(item_id)
+            for key in contribution.instants:
+                if key != ARRIVALS:  # the load features count arrivals at any instant
+                    self.instants[key].retract(item_id)
+            crossings = {k: c for k, c in contribution.risk_crossings.items() if c}
+            if crossings:
+                self.trimmed_crossings[item_id] = crossings
+            self.compacted.discard(item_id)
+            self.trimmed.add(item_id)
+        return len(gone)
+
+    def grid_trims(self, point: datetime, freeze: datetime) -> dict[int, int]:
+        """How many instants each grid (by ``id`` of its instants) drops: those before
+        ``point``, keeping one before ``freeze`` (the lower bound of the first slice a step may
+        recount)."""
+        grids = [] if self.grid is None else [self.grid]
+        grids.extend(self.threshold_grids.values())
+        return {id(grid.instants): _trim_count(grid, point, freeze) for grid in grids}
+
+    def trim_grids(self, counts: dict[int, int], point: datetime) -> None:
+        """Drop the heads ``grid_trims`` counted (the series stored on them are trimmed by the
+        engine first), and what is kept per threshold sample and per grid instant."""
+        for kpi_id, tgrid in self.threshold_grids.items():
+            count = counts.get(id(tgrid.instants), 0)
+            del self.within[kpi_id][:count]
+            del self.within_prefix[kpi_id][:count]
+        grids = [] if self.grid is None else [self.grid]
+        grids.extend(self.threshold_grids.values())
+        for grid in grids:
+            del grid.instants[: counts.get(id(grid.instants), 0)]
+        self.windows.forget_before(point)
+
+    def check_change(self, moment: datetime) -> None:
+        if self.frozen_to is not None and moment < self.frozen_to:
+            raise TrimmedStateNeeded(
+                f"service {self.service_id!r}: a change from {moment.isoformat()} reaches behind "
+                f"the trimmed horizon ({self.frozen_to.isoformat()}): rebuild the engine from "
+                "every event seen"
+            )
 
     def apply(self, touched: Iterable[str]) -> None:
         """Swap the touched items' contributions; remember from where the series changed."""
@@ -154,6 +262,8 @@ class ServiceState:
                 self.has_due_dates = True
             self.contributions[item_id] = new
             first = item.first_event_at
+            if self.first is not None and first < self.first:
+                self.check_change(first)
             if self.first is None or first < self.first:
                 if self.grid is not None and self.first is not None:
                     self.regrid = self.regrid or self._grids_move(self.first, first)
@@ -162,6 +272,7 @@ class ServiceState:
                 before = () if old is None else old.spans.get(key, ())
                 moment = spans_differ_from(before, spans)
                 if moment is not None:
+                    self.check_change(moment)
                     self._mark(moment)
                     family = self.spans.setdefault(key, SpanMultiset())
                     family.retract(item_id)
@@ -170,6 +281,7 @@ class ServiceState:
                 before_i = () if old is None else old.instants.get(key, ())
                 moment = instants_differ_from(before_i, instants)
                 if moment is not None:
+                    self.check_change(moment)
                     self._mark(moment)
                     ifamily = self.instants.setdefault(key, InstantMultiset())
                     ifamily.retract(item_id)
@@ -220,6 +332,11 @@ class ServiceState:
             return []
         self._families_ready()
         if self.grid is None or self.regrid or full:
+            if self.frozen_to is not None:
+                raise TrimmedStateNeeded(
+                    f"service {self.service_id!r}: its grids move, and were trimmed: rebuild "
+                    "the engine from every event seen"
+                )
             self._overdue_emitted = False
             self.grid = SampleGrid(self.first, last, self.step, self.zone)
             self.threshold_grids = {}
@@ -235,6 +352,11 @@ class ServiceState:
             tails.extend(self._service_tails(grid, lo))
         if self.orders or self.has_due_dates:
             if not self._overdue_emitted:  # a new series (the first due date): all of it
+                if self.frozen_to is not None:
+                    raise TrimmedStateNeeded(
+                        f"service {self.service_id!r}: the overdue backlog starts, over a "
+                        "trimmed grid: rebuild the engine from every event seen"
+                    )
                 tails.append(self._overdue_tail(grid, 0))
                 self._overdue_emitted = True
             elif lo < len(grid):
@@ -351,6 +473,10 @@ class ServiceState:
         sid = self.service_id
         for kpi in self.kpis:
             periods = periods_of(kpi, self.first, last, self.zone)
+            if self.frozen_to is not None:
+                frozen_to = self.frozen_to
+                out.extend(self.frozen.get(kpi.id, ()))
+                periods = [p for p in periods if p.end > frozen_to]
             if isinstance(kpi, TimeToTargetKpi):
                 out.extend(time_to_target.measures(kpi, sid, periods, watermark, self.instants))
             elif isinstance(kpi, RatioKpi):
@@ -385,6 +511,25 @@ def _settled(contribution: Contribution, watermark: datetime) -> bool:
             if at > watermark:
                 return False
     return True
+
+
+def _before(contribution: Contribution, point: datetime) -> bool:
+    """Whether every span of the contribution ends, and every instant is, before ``point``."""
+    if contribution.open_clocks:
+        return False
+    for spans in contribution.spans.values():
+        for _, end, _ in spans:
+            if end is None or end > point:
+                return False
+    for instants in contribution.instants.values():
+        for at, _ in instants:
+            if at >= point:
+                return False
+    return True
+
+
+def _trim_count(grid: SampleGrid, point: datetime, freeze: datetime) -> int:
+    return max(0, min(grid.index_from(point), grid.index_from(freeze) - 1))
 
 
 def _floats(values: list[int]) -> list[float | None]:

@@ -27,6 +27,10 @@ class ToDateWindows:
             begins = self._starts[key] = calendar_period(g, kind, self.zone).start
         return begins
 
+    def forget_before(self, moment: datetime) -> None:
+        """Drop the cached period starts of grid instants before ``moment`` (trimmed grids)."""
+        self._starts = {key: at for key, at in self._starts.items() if key[0] >= moment}
+
     def earliest(self, period: PeriodSpec, g: datetime) -> datetime:
         """The earliest instant the window of ``g`` may hold."""
         if period.is_rolling:

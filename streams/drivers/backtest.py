@@ -23,8 +23,9 @@ from outcome_pulse.processors.alerting.evaluate import evaluate_alerts
 from outcome_pulse.processors.alerting.model_inputs import model_alert_inputs
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.coverage import CoverageWarning, coverage_warnings
+from outcome_pulse.processors.engine.engine import TRIM_MARGIN
 from outcome_pulse.processors.engine.results import PointKey
-from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.errors import ConfigError, TrimmedStateNeeded
 from outcome_pulse.processors.evaluation import ContractEvaluation, Evaluation
 from outcome_pulse.processors.forecast.drift import drift_signals, final_series
 from outcome_pulse.processors.forecast.open_clocks import BreachPrediction, grid_predictions
@@ -98,6 +99,8 @@ def backtest_events(
     alerts: bool = False,
     points: PointSpool | None = None,
     model_history: bool = False,
+    trim_margin: timedelta | None = TRIM_MARGIN,
+    rebuilds: list[int] | None = None,
 ) -> BacktestResult:
     """Feed ``events`` in their order, ``batch`` at a time, as the streaming monitor's rounds:
     arrival order decides which events are late beyond the allowed lateness, and each late event
@@ -113,6 +116,11 @@ def backtest_events(
     ``events`` may be an ``EventSpool`` (the input on disk, read a batch at a time), and
     ``points`` a ``PointSpool``: every advance's changed points go there instead of being
     held, and the result's points are read back from it (``BacktestResult.iter_points``).
+    With a point spool, each compaction also trims the evaluation (``ContractEngine.trim``,
+    ``trim_margin`` behind the watermark; None: never), so its memory is bounded by open work,
+    not history: a batch that needs what was trimmed (a late event behind the horizon) makes
+    it rebuild a full evaluation from the events seen so far and redo the batch (the input
+    positions where that happened are appended to ``rebuilds``).
 
     The alert rules read the drift signals of the final series (as the monitor does); with
     ``model_history`` (needs ``compact_every=None``) also the breach model's predictions at every
@@ -127,26 +135,46 @@ def backtest_events(
     keep: Callable[[Delta[PointKey, IndicatorPoint]], None] = (
         _held if points is None else points.apply
     )
+    # Trim only when the points go to a spool: a trimmed engine no longer holds them all.
+    trims = points is not None and compact_every is not None and trim_margin is not None
+    synced = 0  # the rows kept are the engine's as of its advance over events[:synced]
     next_compaction = compact_every
     for start in range(0, len(events), batch):
         chunk = events[start : start + batch]
-        missing = evaluation.missing_histories(chunk)
-        if missing:
-            evaluation.restore(seen.before(missing, start))
-        if evaluation.late_in(chunk):
-            # A round with late events: its rows before and after name what they corrected.
-            keep(evaluation.catch_up())
-            step = evaluation.step(chunk)
-            keep(step.points)
-            observed = step.observed
-            late.extend(step.late)
-        else:
-            observed = evaluation.observe(chunk)
+        for attempt in (1, 2):
+            try:
+                missing = evaluation.missing_histories(chunk)
+                if missing:
+                    evaluation.restore(seen.before(missing, start))
+                if evaluation.late_in(chunk):
+                    # A round with late events: its rows before and after name what they
+                    # corrected.
+                    keep(evaluation.catch_up())
+                    synced = start
+                    step = evaluation.step(chunk)
+                    keep(step.points)
+                    synced = start + len(chunk)
+                    observed = step.observed
+                    late.extend(step.late)
+                else:
+                    observed = evaluation.observe(chunk)
+                break
+            except TrimmedStateNeeded:
+                if attempt == 2:
+                    raise
+                # Needs what was trimmed: a full engine from every event seen, then again.
+                evaluation = _rebuilt(contract, events, synced, start, batch)
+                if rebuilds is not None:
+                    rebuilds.append(start)
         duplicates += observed.duplicates
         unmonitored += observed.unmonitored
         if next_compaction is not None and compact_every and start + batch >= next_compaction:
             keep(evaluation.catch_up())
+            synced = min(start + batch, len(events))
             evaluation.compact()
+            if trims:
+                assert trim_margin is not None
+                evaluation.trim(margin=trim_margin)
             next_compaction += compact_every
         if on_progress is not None:
             on_progress(min(start + batch, len(events)))
@@ -171,6 +199,24 @@ def backtest_events(
         spooled=points,
         engine=evaluation,
     )
+
+
+def _rebuilt(
+    contract: Contract,
+    events: Sequence[tuple[ItemEvent, int]] | EventSpool,
+    synced: int,
+    start: int,
+    batch: int,
+) -> ContractEvaluation:
+    """A full evaluation of ``events[:start]`` whose rows are those kept: advanced over
+    ``events[:synced]`` (the rows the kept points are of), the rest only observed."""
+    evaluation = ContractEvaluation(contract)
+    for first in range(0, synced, batch):
+        evaluation.observe(events[first : min(first + batch, synced)])
+    evaluation.catch_up()
+    for first in range(synced, start, batch):
+        evaluation.observe(events[first : min(first + batch, start)])
+    return evaluation
 
 
 def _alerts(
