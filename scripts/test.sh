@@ -27,7 +27,7 @@ export PULSE_METRICS_PORT="${PULSE_METRICS_PORT:-29464}"
 export PULSE_ALERTMANAGER_PORT="${PULSE_ALERTMANAGER_PORT:-29095}"
 export PULSE_PROMETHEUS_PORT="${PULSE_PROMETHEUS_PORT:-29090}"
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s  [%s UTC]\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 step "system packages and Kafka jars"
 bash deploy/local/install.sh
