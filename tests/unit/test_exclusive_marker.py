@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -192,6 +193,8 @@ def test_collecting_an_unmarked_restart_fails_before_anything_runs(tmp_path: Pat
     refused = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],
         cwd=tmp_path,
+        # Not the caller's pytest options (a --basetemp above tmp_path would be refused).
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
         capture_output=True,
         text=True,
         timeout=300,
