@@ -79,6 +79,7 @@ def test_worker_killed_three_times_loses_and_duplicates_nothing(
         assert_exact(pipe.settings.dsn, helpdesk_clean)
 
 
+@pytest.mark.exclusive
 def test_broker_restart_mid_replay_loses_and_duplicates_nothing(
     settings: PulseSettings, helpdesk_clean: Fingerprints
 ) -> None:
@@ -108,6 +109,7 @@ def test_broker_restart_mid_replay_loses_and_duplicates_nothing(
         assert_exact(pipe.settings.dsn, helpdesk_clean)
 
 
+@pytest.mark.exclusive
 def test_database_outage_of_30_seconds_loses_and_duplicates_nothing(
     settings: PulseSettings, helpdesk_clean: Fingerprints
 ) -> None:

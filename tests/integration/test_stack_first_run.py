@@ -21,7 +21,7 @@ import pytest
 
 from outcome_pulse.streams.settings import REPO_ROOT, default_state_root
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.private_stack]
 
 DEPLOY = REPO_ROOT / "deploy"
 
