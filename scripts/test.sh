@@ -98,13 +98,14 @@ fi
 #     database, metrics port), so two at once do not see each other;
 #  3. the `exclusive` tests (they restart or stop a shared service: tests/support/exclusive.py,
 #     which also makes collection fail for such a test without the marker) alone, serially.
-# --dist worksteal for the unit tests: the long files' cases spread over both processes (with
-# loadfile one process ran the 700 s test_engine_checkpoint.py alone); loadfile for the stack
-# tests, whose module fixtures (a replay of a whole log) would otherwise run once per process.
+# --dist loadfile for both: a module's fixtures (often a replay of a whole log) run once, in the
+# process that runs the module. For the unit tests it was balanced already (in this session's CI
+# run the two processes ended 2 minutes apart after 27), so spreading one file's cases over both
+# processes (worksteal) would only run such fixtures twice.
 start_stack background
-step "pytest: unit tests (-n $workers --dist worksteal)"
+step "pytest: unit tests (-n $workers --dist loadfile)"
 unit_rc=0
-.venv/bin/pytest -p no:cacheprovider -n "$workers" --dist worksteal tests/unit || unit_rc=$?
+.venv/bin/pytest -p no:cacheprovider -n "$workers" --dist loadfile tests/unit || unit_rc=$?
 
 stack_ready
 step "pytest: stack tests not marked exclusive (-n $workers --dist loadfile)"
