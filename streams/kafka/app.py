@@ -23,18 +23,17 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import faust
+from faust.exceptions import ValueDecodeError
 from faust.streams import _current_event, current_event
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, TransportT
 
 import outcome_pulse.streams.kafka.codecs  # noqa: F401  (registers the item-state codec)
-from outcome_pulse.processors.item_state import state_from_dict
 from outcome_pulse.sinks.alertmanager import AlertDelivery
 from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.streams.drivers.shards import ShardedMonitor
 from outcome_pulse.streams.kafka import item_store
 from outcome_pulse.streams.kafka.batch_drain import BatchCallback, BatchDrainMixin, RecordBatch
-from outcome_pulse.streams.kafka.codecs import ITEM_STATE_CODEC
 from outcome_pulse.streams.kafka.evaluation_shards import subscribe_evaluation_shards
 from outcome_pulse.streams.kafka.ingest import BatchHandler, EventSink, Record
 from outcome_pulse.streams.kafka.topics import ITEM_TABLE
@@ -113,19 +112,23 @@ def create_app(
         value_serializer="raw",
         partitions=settings.partitions,
     )
+    # item_store.ItemTable: the changelog is read raw and recovered states are decoded once,
+    # through ITEM_STATE_CODEC, into ItemState objects (memory) or stored as bytes (RocksDB).
     items = cast(
         faust.Table,  # type: ignore[type-arg]
-        app.Table(
-            ITEM_TABLE,
-            default=None,
-            partitions=settings.partitions,
-            key_type=bytes,
-            options=item_store.table_options(settings),
+        app.tables.add(
+            item_store.ItemTable(
+                app,
+                name=ITEM_TABLE,
+                default=None,
+                beacon=app.tables.beacon,
+                partitions=settings.partitions,
+                key_type=bytes,
+                options=item_store.table_options(settings),
+                decode_recovered=rocks_dir is None,
+            )
         ),
     )
-    # faust derives the value codec from value_type; ours is a registered codec, not a model.
-    # The store and the changelog topic are created lazily, so both pick this up.
-    items.value_serializer = ITEM_STATE_CODEC
 
     async def send_dead_letter(letter: DeadLetter) -> Any:
         log.warning("dead letter (%s): %s at %s", letter.reason, letter.detail, letter.origin)
@@ -285,9 +288,9 @@ class _StrKeyTable:
 
     Keys are raw bytes in faust: the events topic's key of the item (``wire.item_key``), so a
     table key and its changelog record are those of the item's events. Values written by this
-    worker are ``ItemState`` objects; values recovered from the changelog after a restart arrive
-    JSON-decoded (faust's recovery does not use the table's value codec), so they are converted
-    here, on read.
+    worker are ``ItemState`` objects, and so are those recovered from the changelog
+    (``item_store.ItemTable``); a state RocksDB holds that does not decode is a
+    ``DamagedItemState`` naming the item, on read.
 
     ``counted``: the table is in RocksDB, whose ``len()`` walks every key; the number of items
     is then kept by ``item_store.RocksKeyCount``, which needs to know which writes add a key.
@@ -298,12 +301,16 @@ class _StrKeyTable:
         self._count = item_store.RocksKeyCount(table) if counted else None
 
     def get(self, key: ItemKey, default: Any = None) -> Any:
-        value = self._table.get(item_key(*key), default)
-        return state_from_dict(value) if isinstance(value, dict) else value
+        try:
+            return self._table.get(item_key(*key), default)
+        except ValueDecodeError as exc:
+            raise _damaged(key, exc) from exc
 
     def __getitem__(self, key: ItemKey) -> Any:
-        value = self._table[item_key(*key)]
-        return state_from_dict(value) if isinstance(value, dict) else value
+        try:
+            return self._table[item_key(*key)]
+        except ValueDecodeError as exc:
+            raise _damaged(key, exc) from exc
 
     def __setitem__(self, key: ItemKey, value: Any) -> None:
         raw = item_key(*key)
@@ -326,6 +333,13 @@ class _StrKeyTable:
 
     def __len__(self) -> int:
         return len(self._table) if self._count is None else self._count.total()
+
+
+def _damaged(key: ItemKey, exc: Exception) -> item_store.DamagedItemState:
+    """A stored state (RocksDB keeps recovered records undecoded) that our codec cannot read."""
+    return item_store.DamagedItemState(
+        f"the stored state of item {key!r} is not an item state: {exc}"
+    )
 
 
 def _current_partition() -> int:

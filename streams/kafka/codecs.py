@@ -27,4 +27,5 @@ class ItemStateCodec(codecs.Codec):
         return state_from_dict(msgspec.json.decode(s))
 
 
-codecs.register(ITEM_STATE_CODEC, ItemStateCodec())
+ITEM_STATE_CODEC_IMPL = ItemStateCodec()
+codecs.register(ITEM_STATE_CODEC, ITEM_STATE_CODEC_IMPL)

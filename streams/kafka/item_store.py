@@ -18,12 +18,21 @@ the partition would fold later events onto it.
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import faust
+
 from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.item_state import ItemState
+from outcome_pulse.streams.kafka.codecs import ITEM_STATE_CODEC, ITEM_STATE_CODEC_IMPL
 from outcome_pulse.streams.settings import PulseSettings
+
+log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 # Write buffers (memtables) per partition database: faust's defaults are 3 of 64 MiB.
@@ -128,3 +137,75 @@ class RocksKeyCount:
             self._counts[partition] = (held[0], held[1] + by)
         else:
             self._counts.pop(partition, None)  # counted again at the next total()
+
+
+class DamagedItemState(ValueError):
+    """A changelog record of the item table that is not a state our codec reads."""
+
+
+def _exit_on_damaged(exc: DamagedItemState) -> None:
+    # faust's recovery loop catches and only warns on an exception from
+    # ``apply_changelog_batch``, then retries the same buffer on every later record, so raising
+    # would leave the worker recovering forever without the state: stop the process instead.
+    log.critical("worker stopping: %s", exc)
+    logging.shutdown()
+    os._exit(70)
+
+
+class ItemTable(faust.Table):  # type: ignore[type-arg]
+    """The item table, whose recovery yields what normal operation holds (issue 9 point 5).
+
+    faust creates a table's changelog topic when the table is added to the app, before the
+    value codec can be set, and its recovery decodes the records with that topic's codec
+    (JSON, the default): the memory store then held JSON-decoded dicts, and the RocksDB store,
+    which stores the records' raw bytes, parsed each one for nothing. Here the changelog topic
+    reads values raw (sends still use ``ITEM_STATE_CODEC``, passed by ``send_changelog``) and:
+
+    * memory store: each recovered record is decoded once, through ``ITEM_STATE_CODEC``, into
+      an ``ItemState``;
+    * RocksDB store: the bytes are stored as they are, unparsed (``_StrKeyTable`` names the key
+      of a state that fails to decode when it is read).
+
+    A record that does not decode stops the worker, naming its key, partition and offset
+    (``on_damaged``), before anything is applied from its batch."""
+
+    on_damaged: Callable[[DamagedItemState], None] = staticmethod(_exit_on_damaged)
+
+    def __init__(self, app: Any, *, decode_recovered: bool, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.value_serializer = ITEM_STATE_CODEC
+        self._decode_recovered = decode_recovered
+
+    def _new_changelog_topic(self, **kwargs: Any) -> Any:
+        codec, self.value_serializer = self.value_serializer, "raw"
+        try:
+            return super()._new_changelog_topic(**kwargs)
+        finally:
+            self.value_serializer = codec
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        if self._decode_recovered:
+            events = list(batch)
+            try:
+                for event in events:
+                    event.value = decode_changelog_value(event.message)
+            except DamagedItemState as exc:
+                self.on_damaged(exc)
+                return
+            batch = events
+        super().apply_changelog_batch(batch)
+
+
+def decode_changelog_value(message: Any) -> ItemState | None:
+    """The ``ItemState`` of one changelog record (None: a deletion), or ``DamagedItemState``."""
+    if message.value is None:
+        return None
+    try:
+        state: ItemState = ITEM_STATE_CODEC_IMPL.loads(message.value)
+        return state
+    except Exception as exc:  # the codec's error for any bad bytes, shape or field
+        raise DamagedItemState(
+            f"the item-table changelog record at partition {message.partition}, offset "
+            f"{message.offset}, key {message.key!r} is not an item state "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
