@@ -500,30 +500,27 @@ class ServiceState:
 
 
 def _settled(contribution: Contribution, watermark: datetime) -> bool:
-    if contribution.open_clocks:
-        return False
-    for spans in contribution.spans.values():
-        for _, end, _ in spans:
-            if end is None or end > watermark:
-                return False
-    for instants in contribution.instants.values():
-        for at, _ in instants:
-            if at > watermark:
-                return False
-    return True
+    """Whether no clock is open and every span ends, and every instant is, by ``watermark``."""
+    return _ends_by(contribution, watermark, instants_at_limit=True)
 
 
 def _before(contribution: Contribution, point: datetime) -> bool:
     """Whether every span of the contribution ends, and every instant is, before ``point``."""
+    return _ends_by(contribution, point, instants_at_limit=False)
+
+
+def _ends_by(contribution: Contribution, limit: datetime, instants_at_limit: bool) -> bool:
+    """No open clock, every span ended by ``limit``, every instant before it (or at it, when
+    ``instants_at_limit``)."""
     if contribution.open_clocks:
         return False
     for spans in contribution.spans.values():
         for _, end, _ in spans:
-            if end is None or end > point:
+            if end is None or end > limit:
                 return False
     for instants in contribution.instants.values():
         for at, _ in instants:
-            if at >= point:
+            if at > limit or (at == limit and not instants_at_limit):
                 return False
     return True
 
