@@ -52,6 +52,7 @@ from outcome_pulse.processors.alerting.engine_inputs import SERIES_READ
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.engine import ContractEngine
 from outcome_pulse.processors.engine.engine import TRIM_MARGIN
+from outcome_pulse.processors.evaluation import ContractEvaluation
 from outcome_pulse.processors.forecast.drift import WATCHED
 from outcome_pulse.processors.lifecycle import ItemEvent, ItemKind, Lifecycle
 from outcome_pulse.streams.contract_files import load_contract
@@ -173,26 +174,14 @@ def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, f
         held = _rss_mb()
         # The start from a checkpoint (streams/drivers/engine_checkpoint.py), as the monitor
         # writes it at a round's commit under the shard's claim, and its next owner loads it.
-        started = time.process_time()
-        state = freeze(evaluation)
-        checkpoint_write = time.process_time() - started
-        checkpoint_mb = len(state) / 2**20
-        started = time.process_time()
-        loaded = thaw(contract, (fingerprint(contract), state))
-        checkpoint_load = time.process_time() - started
-        assert loaded.evaluation is not None
-        del loaded
+        checkpoint_write, checkpoint_mb, checkpoint_load = _checkpoint_cost(contract, evaluation)
         # Trimmed (``ContractEngine.trim``) with the series a monitor reads kept whole: what a
         # trimmed checkpoint weighs and costs to load (the monitor does not write one yet).
         started = time.process_time()
         evaluation.trim(keep=TRIM_KEEP)
-        state = freeze(evaluation)
-        trimmed_write = time.process_time() - started
-        trimmed_mb = len(state) / 2**20
-        started = time.process_time()
-        loaded = thaw(contract, (fingerprint(contract), state))
-        trimmed_load = time.process_time() - started
-        assert loaded.evaluation is not None
+        trim_s = time.process_time() - started
+        trimmed_write, trimmed_mb, trimmed_load = _checkpoint_cost(contract, evaluation)
+        trimmed_write += trim_s
     return {
         "start_s": start,
         "round_s": round_time,
@@ -508,3 +497,17 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _checkpoint_cost(
+    contract: Contract, evaluation: ContractEvaluation
+) -> tuple[float, float, float]:
+    """``(write CPU s, size MB, load CPU s)`` of the evaluation's checkpoint."""
+    started = time.process_time()
+    state = freeze(evaluation)
+    write = time.process_time() - started
+    started = time.process_time()
+    loaded = thaw(contract, (fingerprint(contract), state))
+    load = time.process_time() - started
+    assert loaded.evaluation is not None
+    return write, len(state) / 2**20, load
