@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -22,6 +21,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tests.support.sandbox import free_port
 
 
 @contextmanager
@@ -84,12 +85,6 @@ def server_options(port: int, socket_dir: Path, bindir: Path) -> str:
     return done.stdout.strip()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class DisposableCluster:
     """A private PostgreSQL server that a test may stop and start at will.
 
@@ -98,7 +93,7 @@ class DisposableCluster:
 
     def __init__(self) -> None:
         self.bindir = postgres_bindir()
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="pulse-pg-"))
         self.data = self.root / "data"
         self._as_postgres = os.geteuid() == 0

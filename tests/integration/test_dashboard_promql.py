@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -27,16 +26,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from outcome_pulse.dashboards import pipeline
 from outcome_pulse.sinks.indicator_metrics import IndicatorGauges
 from outcome_pulse.sinks.metrics import PipelineMetrics
+from tests.support.sandbox import free_port
 
 pytestmark = pytest.mark.integration
 
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, dict[str, Any]]:
@@ -60,7 +54,7 @@ def exposition() -> tuple[int, CollectorRegistry]:
     metrics.items_tracked.set(7)
     gauges.round_seconds.observe(0.4)
     gauges.count_late(1)
-    port = _free_port()
+    port = free_port()
     start_http_server(port, addr="127.0.0.1", registry=registry)
     return port, registry
 
@@ -78,7 +72,7 @@ def prometheus(
         "scrape_configs:\n"
         f"  - job_name: pulse\n    static_configs: [{{targets: ['127.0.0.1:{exposition[0]}']}}]\n"
     )
-    port = _free_port()
+    port = free_port()
     log = (root / "log").open("wb")
     proc = subprocess.Popen(
         [

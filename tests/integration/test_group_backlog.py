@@ -6,7 +6,6 @@ cannot be reached gives ``HOLD`` (the frontier stays), not an error or a zero.""
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 
 import pytest
@@ -17,6 +16,7 @@ from outcome_pulse.processors.partition_progress import HOLD
 from outcome_pulse.streams.kafka.group_backlog import GroupBacklog
 from outcome_pulse.streams.kafka.topics import ensure_topics
 from outcome_pulse.streams.settings import PulseSettings
+from tests.support.sandbox import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -74,8 +74,6 @@ def test_the_backlog_is_what_the_group_has_not_committed(settings: PulseSettings
 
 
 def test_an_unreachable_broker_holds_the_frontier() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens on it
     backlog = GroupBacklog(f"127.0.0.1:{port}", "nobody", "nothing")
     assert asyncio.run(backlog()) is HOLD

@@ -20,16 +20,11 @@ import psycopg
 import pytest
 
 from outcome_pulse.streams.settings import REPO_ROOT, default_state_root
+from tests.support.sandbox import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.private_stack]
 
 DEPLOY = REPO_ROOT / "deploy"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def stack(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -92,6 +87,8 @@ def test_up_failing_half_way_stops_what_it_started(tmp_path: Path) -> None:
         PULSE_KAFKA_PORT=free_port(),
         PULSE_KAFKA_CONTROLLER_PORT=free_port(),
         PULSE_PG_PORT=free_port(),
+        PULSE_ALERTMANAGER_PORT=free_port(),  # not the defaults: a user's own stack may hold them
+        PULSE_PROMETHEUS_PORT=free_port(),
     )
     env["PULSE_STATE_DIR"] = str(state)
     # Bound but not listening: the port check before starting anything sees nothing, then

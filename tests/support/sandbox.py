@@ -6,6 +6,8 @@ not see each other's data. Workers run as real ``pulse worker`` processes, stopp
 
 from __future__ import annotations
 
+import os
+import random
 import socket
 import time
 import uuid
@@ -19,11 +21,43 @@ from outcome_pulse.streams.bootstrap import prepare_stack
 from outcome_pulse.streams.cli.processes import WorkerProcess, start_worker, stop_worker
 from outcome_pulse.streams.settings import PulseSettings
 
+# Ports for the servers a test starts (a worker's metrics, a private PostgreSQL or Kafka, an
+# Alertmanager, a receiver), taken below Linux's ephemeral range (32768-60999 here,
+# /proc/sys/net/ipv4/ip_local_port_range). A port the kernel gives ``bind(0)`` comes from that
+# range, and so do the source ports of outgoing connections: between the test choosing it and its
+# server binding it, any client (Kafka's reconnect all the time) may take it as its source port, and
+# a client reconnecting to a stopped server on such a port can be given that very port and connect
+# to itself, holding it (seen with a restarted broker in CI). Each test process (pytest-xdist
+# worker) draws from its own slice of 30000-32767, starting at a random place in it so that two
+# runs on one machine rarely meet, and skips ports something is bound to.
+_PORTS_LOW, _PORTS_HIGH = 30000, 32768
+_SLICES = 3  # the serial run, and xdist's gw0 and gw1 (further workers share these slices)
+_handed_out: set[int] = set()
+
+
+def _port_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) % (_SLICES - 1) + 1 if worker[2:].isdigit() else 0
+    width = (_PORTS_HIGH - _PORTS_LOW) // _SLICES
+    return range(_PORTS_LOW + index * width, _PORTS_LOW + (index + 1) * width)
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 nothing is bound to now, outside the ephemeral range."""
+    ports = _port_slice()
+    start = random.randrange(len(ports))
+    for step in range(len(ports)):
+        port = ports[(start + step) % len(ports)]
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {ports.start}-{ports.stop - 1} for this test process")
 
 
 @dataclass

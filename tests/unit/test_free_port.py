@@ -1,0 +1,41 @@
+"""The ports tests give their servers lie below the kernel's ephemeral range, each test process
+in its own slice, and are not handed out twice."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.support import sandbox
+
+
+def _ephemeral_low() -> int:
+    return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+
+
+def test_ports_are_below_the_ephemeral_range_and_not_repeated() -> None:
+    ports = [sandbox.free_port() for _ in range(50)]
+    assert len(set(ports)) == 50
+    assert all(sandbox._PORTS_LOW <= p < min(sandbox._PORTS_HIGH, _ephemeral_low()) for p in ports)
+
+
+@pytest.mark.parametrize(("worker", "index"), [("", 0), ("gw0", 1), ("gw1", 2), ("gw2", 1)])
+def test_each_test_process_has_its_own_slice(
+    worker: str, index: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    width = (sandbox._PORTS_HIGH - sandbox._PORTS_LOW) // sandbox._SLICES
+    assert sandbox._port_slice() == range(
+        sandbox._PORTS_LOW + index * width, sandbox._PORTS_LOW + (index + 1) * width
+    )
+
+
+def test_a_port_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = sandbox.free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        sandbox._handed_out.discard(taken)  # as if another process had chosen it
+        monkeypatch.setattr(sandbox, "_port_slice", lambda: range(taken, taken + 2))
+        assert sandbox.free_port() == taken + 1
