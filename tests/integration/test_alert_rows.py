@@ -4,7 +4,6 @@ changed episodes, deletes of vanished ones, a rebuild replacing a contract's row
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,8 +14,7 @@ from outcome_pulse.processors.alerting.episodes import AlertEpisode, fingerprint
 from outcome_pulse.processors.measurements import diff
 from outcome_pulse.sinks.monitor_store import MonitorStore
 from outcome_pulse.sinks.queries import alert_episodes
-from outcome_pulse.sinks.schema import migrate
-from tests.integration.pgdb import empty_tables, temporary_database
+from tests.integration.pgdb import empty_tables
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -29,13 +27,6 @@ def episode(item: str, contract: str = "c1", hours: int = 0) -> AlertEpisode:
         "PulseItemAboutToBreach", "ticket", "desk", "restore", item, 0.8, labels,
         {"summary": f"{item} has used 80% of its 8 hours target", "description": "ünïcode"},
     )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def migrated(pg_dsn: str) -> Iterator[str]:
-    with temporary_database(pg_dsn) as url:
-        migrate(url)
-        yield url
 
 
 @pytest.fixture

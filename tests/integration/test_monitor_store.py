@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,7 +33,6 @@ from outcome_pulse.sinks.queries import (
     open_item_clocks,
     period_outcomes,
 )
-from outcome_pulse.sinks.schema import migrate
 from outcome_pulse.streams.wire.events import EventEnvelope, build_envelope
 from tests.integration.pgdb import empty_tables, temporary_database
 
@@ -159,13 +158,6 @@ def upserts(*rows: Any) -> Delta[Any, Any]:
 
 
 # -- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def migrated(pg_dsn: str) -> Iterator[str]:
-    with temporary_database(pg_dsn) as url:
-        migrate(url)
-        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ import pytest
 from outcome_pulse.sinks.event_sink import PostgresSink
 from outcome_pulse.sinks.monitor_store import MonitorStore
 from outcome_pulse.sinks.queries import indicator_points, period_outcomes
-from outcome_pulse.sinks.schema import migrate
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.backtest import backtest_events, item_events
 from outcome_pulse.streams.drivers.monitor import ContractMonitor
@@ -27,19 +26,12 @@ from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.wire.events import EventEnvelope
 from tests.datasets import dataset
-from tests.integration.pgdb import empty_tables, temporary_database
+from tests.integration.pgdb import empty_tables
 
 pytestmark = pytest.mark.integration
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "helpdesk_tickets.yaml"
 IDLE = timedelta(seconds=30)
-
-
-@pytest.fixture(scope="module")
-def migrated(pg_dsn: str) -> Iterator[str]:
-    with temporary_database(pg_dsn) as url:
-        migrate(url)
-        yield url
 
 
 @pytest.fixture

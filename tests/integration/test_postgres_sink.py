@@ -119,13 +119,6 @@ def event_keys(events: Sequence[EventEnvelope]) -> list[tuple[Any, ...]]:
 # -- fixtures ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def migrated(pg_dsn: str) -> Iterator[str]:
-    with temporary_database(pg_dsn) as url:
-        migrate(url)
-        yield url
-
-
 @pytest.fixture
 def dsn(migrated: str) -> str:
     """The module's database, emptied: no rows, no monthly partitions."""
