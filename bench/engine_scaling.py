@@ -338,9 +338,12 @@ def backtest_figures(log: str, events: Path, scratch: Path, *, keep_all: bool) -
 # -- the replay ------------------------------------------------------------------------------------
 
 
-def replay(monitored: bool) -> float:
+def replay(monitored: bool, evaluator: bool = False) -> float:
+    """Seconds from the first event produced to every event stored and applied: one worker
+    (role all) without or with the contract, or (``evaluator``) a worker of role ingest beside a
+    process of role evaluate that evaluates the contract."""
     from outcome_pulse.streams.drivers.replay import produce
-    from tests.support.sandbox import isolated_pipeline
+    from tests.support.sandbox import free_port, isolated_pipeline
 
     settings = PulseSettings()
     mapped = map_file(settings.data_dir / LOGS["bpic2013"][0], load_mapping("bpic2013"))
@@ -357,7 +360,17 @@ def replay(monitored: bool) -> float:
         return int(row[0]), int(row[1])
 
     with isolated_pipeline(settings) as pipe:
-        pipe.start_worker(contracts=contracts, monitor_interval=1.0)
+        if evaluator:
+            pipe.start_worker(contracts=contracts, worker_role="ingest")
+            pipe.start_worker(
+                "evaluator",
+                contracts=contracts,
+                monitor_interval=1.0,
+                worker_role="evaluate",
+                metrics_port=free_port(),
+            )
+        else:
+            pipe.start_worker(contracts=contracts, monitor_interval=1.0)
         # Warm up: one event of another source all the way through (group joined, monitor on).
         ping = build_envelope(
             event_id="bench-warm-up",
@@ -379,6 +392,19 @@ def replay(monitored: bool) -> float:
         return time.monotonic() - started
 
 
+def replay_figures() -> None:
+    print(f"load average before the replays: {os.getloadavg()[0]:.1f}", flush=True)
+    without = replay(monitored=False)
+    monitored = replay(monitored=True)
+    split = replay(monitored=True, evaluator=True)
+    print(
+        f"\nBPIC replay: {without:.1f} s without a contract, {monitored:.1f} s with its "
+        f"contract monitored in the worker (ratio {monitored / without:.2f}), {split:.1f} s "
+        f"with it evaluated by a process of its own beside a worker of role ingest (ratio "
+        f"{split / without:.2f}); load average after: {os.getloadavg()[0]:.1f}"
+    )
+
+
 # -- the report ------------------------------------------------------------------------------------
 
 
@@ -387,6 +413,12 @@ def main() -> None:
     parser.add_argument("--log", choices=sorted(LOGS), default="bpic2013")
     parser.add_argument("--no-reference", action="store_true", help="only the new engine")
     parser.add_argument("--replay", action="store_true", help="also the BPIC replay (stack)")
+    parser.add_argument(
+        "--replay-only",
+        action="store_true",
+        help="only the BPIC replay: without a contract, with it in the worker, with it in a "
+        "process of role evaluate (stack)",
+    )
     parser.add_argument("--child", choices=("monitor", "backtest", "spool"), help=argparse.SUPPRESS)
     parser.add_argument("--size", choices=SIZES, default="1x", help=argparse.SUPPRESS)
     parser.add_argument("--spool", type=Path, help=argparse.SUPPRESS)
@@ -416,6 +448,9 @@ def main() -> None:
         return
     if args.child == "spool":
         print(json.dumps(child_spool(args.log, args.size, args.events, args.spool)))
+        return
+    if args.replay_only:
+        replay_figures()
         return
     engines = ("new",) if args.no_reference else ("new", "reference")
     figures: dict[tuple[str, str], dict[str, float]] = {}
@@ -487,12 +522,7 @@ def main() -> None:
                 f"backtest RSS {new['backtest_rss_mb'] / old['backtest_rss_mb']:5.2f}"
             )
     if args.replay:
-        without = replay(monitored=False)
-        monitored = replay(monitored=True)
-        print(
-            f"\nBPIC replay: {without:.1f} s without a contract, {monitored:.1f} s with its "
-            f"contract monitored (ratio {monitored / without:.2f})"
-        )
+        replay_figures()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     settings ──► load_settings()                       the one PulseSettings, from PULSE_* / .env
     Kafka    ──► faust app (kafka.app.create_app)      broker, topics, the changelog table
+                 or, role evaluate, kafka.evaluator    the evaluation shards' group only
     PostgreSQL ► PostgresSink, MonitorStore            events and states; the monitor's ticks
                  (ShardedMonitor)                      of the evaluation shards the group assigns
     Prometheus ► a CollectorRegistry per worker        PipelineMetrics + IndicatorGauges on it
@@ -42,6 +43,7 @@ from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.monitor import Backlog
 from outcome_pulse.streams.drivers.shards import ShardedMonitor
 from outcome_pulse.streams.kafka.app import create_app
+from outcome_pulse.streams.kafka.evaluator import create_evaluator_app, evaluation_group
 from outcome_pulse.streams.kafka.gc_tuning import tune_garbage_collector
 from outcome_pulse.streams.kafka.group_backlog import GroupBacklog
 from outcome_pulse.streams.kafka.ingest import EventSink
@@ -126,7 +128,8 @@ class Worker:
 
     app: faust.App
     metrics: PipelineMetrics
-    monitor: ShardedMonitor
+    monitor: ShardedMonitor | None
+    """None for a worker of role ``ingest`` (processes of role ``evaluate`` evaluate)."""
     gauges: IndicatorGauges | None
 
 
@@ -135,8 +138,13 @@ def build_worker(
     contracts: Sequence[Contract],
     adapters: WorkerAdapters | None = None,
 ) -> Worker:
+    """The worker of ``settings.worker_role``: ``all`` ingests and evaluates, ``ingest`` only
+    stores the events, ``evaluate`` only evaluates the contracts (streams/kafka/evaluator.py)."""
     adapters = adapters or real_adapters(settings)
     metrics = PipelineMetrics(adapters.registry)
+    if settings.worker_role == "ingest":
+        app = create_app(settings, sink=adapters.event_sink, metrics=metrics, clock=adapters.clock)
+        return Worker(app, metrics, None, None)
     # The monitor runs even with no contract: it keeps the inbox (which every event insert
     # fills) from growing, and a worker started later with contracts rebuilds from all events.
     gauges = IndicatorGauges(adapters.registry, help=INDICATOR_HELP) if contracts else None
@@ -157,14 +165,17 @@ def build_worker(
         backlog=adapters.backlog,
         checkpoint_every=timedelta(seconds=settings.checkpoint_seconds),
     )
-    app = create_app(
-        settings,
-        sink=adapters.event_sink,
-        metrics=metrics,
-        clock=adapters.clock,
-        monitor=monitor,
-        delivery=delivery,
-    )
+    if settings.worker_role == "evaluate":
+        app = create_evaluator_app(settings, monitor=monitor, delivery=delivery)
+    else:
+        app = create_app(
+            settings,
+            sink=adapters.event_sink,
+            metrics=metrics,
+            clock=adapters.clock,
+            monitor=monitor,
+            delivery=delivery,
+        )
     return Worker(app, metrics, monitor, gauges)
 
 
@@ -174,12 +185,17 @@ def run_worker(settings: PulseSettings, *, loglevel: str = "WARNING") -> None:
     contracts = [load_contract(path) for path in settings.contract_paths]
     worker = build_worker(settings, contracts)
     worker.metrics.serve(settings.metrics_host, settings.metrics_port)
-    if contracts:
+    if contracts and worker.monitor is not None:
         log.warning("monitoring contract(s): %s", ", ".join(c.contract for c in contracts))
+    what = {
+        "all": f"consuming {settings.events_topic} and evaluating the contracts",
+        "ingest": f"consuming {settings.events_topic} (role ingest: evaluators evaluate)",
+        "evaluate": f"evaluating the contracts (role evaluate, group {evaluation_group(settings)})",
+    }[settings.worker_role]
     log.warning(
-        "worker %s consuming %s from %s; metrics on http://%s:%d/metrics",
+        "worker %s %s from %s; metrics on http://%s:%d/metrics",
         settings.app_id,
-        settings.events_topic,
+        what,
         settings.bootstrap,
         settings.metrics_host,
         settings.metrics_port,

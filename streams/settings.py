@@ -123,6 +123,14 @@ class PulseSettings(BaseSettings):
         return None if self.retention == "none" else parse_duration(self.retention)
 
     # worker -----------------------------------------------------------------------------------
+    worker_role: Literal["all", "ingest", "evaluate"] = Field(
+        "all",
+        description="what a pulse worker process does (streams/kafka/evaluator.py): all (ingest "
+        "the events and evaluate the contracts, one process), ingest (events only: another "
+        "process evaluates), evaluate (the contracts only, from the database, in a consumer "
+        "group of its own: <app_id>-evaluation); the workers of one deployment are either all "
+        "'all', or 'ingest' beside 'evaluate'",
+    )
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     worker_web_port: int = 6066

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from outcome_pulse.streams.drivers.replay import ReplayReport
 
 
+class Role(StrEnum):
+    all = "all"
+    ingest = "ingest"
+    evaluate = "evaluate"
+
+
 def worker(
     loglevel: Annotated[str, typer.Option(help="faust/worker log level")] = "WARNING",
     contract: Annotated[
@@ -37,11 +44,22 @@ def worker(
             "pulse_alerts only, nobody is paged for the past)",
         ),
     ] = False,
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            help="all: ingest and evaluate in this process; ingest: store the events only; "
+            "evaluate: evaluate the contracts only, beside ingest workers (default: "
+            "PULSE_WORKER_ROLE, else all)",
+        ),
+    ] = None,
 ) -> None:
     """Run a faust worker: validate events, keep item states, write them to the database,
-    evaluate the monitored contracts and their alert rules, and post alerts to Alertmanager."""
+    evaluate the monitored contracts and their alert rules, and post alerts to Alertmanager
+    (``--role`` splits the ingestion and the evaluation over processes)."""
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
+    if role is not None:
+        settings = settings.model_copy(update={"worker_role": role.value})
     if contract:
         settings = settings.model_copy(update={"contracts": ",".join(str(p) for p in contract)})
     if deliver_historic:

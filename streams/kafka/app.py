@@ -13,7 +13,6 @@ event); scale with partitions and workers.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import weakref
@@ -34,7 +33,7 @@ from outcome_pulse.sinks.metrics import PipelineMetrics
 from outcome_pulse.streams.drivers.shards import ShardedMonitor
 from outcome_pulse.streams.kafka import item_store
 from outcome_pulse.streams.kafka.batch_drain import BatchCallback, BatchDrainMixin, RecordBatch
-from outcome_pulse.streams.kafka.evaluation_shards import subscribe_evaluation_shards
+from outcome_pulse.streams.kafka.evaluator import add_contract_tasks
 from outcome_pulse.streams.kafka.ingest import BatchHandler, EventSink, Record
 from outcome_pulse.streams.kafka.topics import ITEM_TABLE
 from outcome_pulse.streams.settings import PulseSettings
@@ -174,32 +173,7 @@ def create_app(
             log.critical("an event reached the stream path, bypassed by the batch drain: %s", event)
             _stop_unacknowledged()
 
-    if monitor is not None:
-        assigned_shards = subscribe_evaluation_shards(app, settings)
-
-        @app.task  # type: ignore[untyped-decorator]
-        async def _monitor_contracts() -> None:
-            # A loop rather than faust's timer: a round can outlast the interval (faust then
-            # warns on every round). Each round evaluates the shards the group assigns this
-            # worker now (streams/drivers/shards.py); failures are handled per shard there.
-            while not app.should_stop:
-                await asyncio.sleep(settings.monitor_interval)
-                reports = await monitor.round(assigned_shards())
-                for shard, report in reports.items():
-                    if report.events:
-                        log.info("contract monitor, shard %d: %s", shard, report)
-
-    if delivery is not None:
-
-        @app.task  # type: ignore[untyped-decorator]
-        async def _deliver_alerts() -> None:
-            # Each worker posts the alerts of the contracts in the evaluation shards it holds
-            # (a released shard's contracts are forgotten: their new holder announces them).
-            try:
-                await delivery.run(lambda: bool(app.should_stop))
-            finally:
-                await delivery.close()
-
+    add_contract_tasks(app, settings, monitor, delivery)
     return app
 
 

@@ -25,9 +25,8 @@ from pathlib import Path
 import pytest
 
 from outcome_pulse.processors.contract import Contract
-from outcome_pulse.processors.shards import ShardFence, shard_of
+from outcome_pulse.processors.shards import shard_of
 from outcome_pulse.sinks.shard_fence import fences
-from outcome_pulse.streams.cli.processes import WorkerProcess
 from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.backtest import BacktestResult, backtest_events, item_events
 from outcome_pulse.streams.drivers.replay import produce
@@ -40,10 +39,11 @@ from tests.e2e.helpdesk import alive, kill_hard
 from tests.support.exactness import (
     assert_rows_equal_backtest,
     contract_watermark,
+    first_items,
     perturbed,
     stored_and_waiting,
 )
-from tests.support.sandbox import Pipeline, free_port, isolated_pipeline
+from tests.support.sandbox import free_port, isolated_pipeline, shard_owners
 
 pytestmark = pytest.mark.integration
 
@@ -57,26 +57,6 @@ SHARDS = 2
 ITEMS_PER_LOG = 1500
 
 
-def _first_items(events: tuple[EventEnvelope, ...], items: int) -> list[EventEnvelope]:
-    """Every event of the log's first ``items`` items (by first appearance)."""
-    kept: set[str] = set()
-    for event in events:
-        if len(kept) == items:
-            break
-        kept.add(event.subject)
-    return [e for e in events if e.subject in kept]
-
-
-def _owners(pipe: Pipeline, workers: dict[str, WorkerProcess]) -> dict[int, str | None]:
-    """Which worker (by name) holds each shard's fence, by its owner token's pid."""
-    by_pid = {f"monitor-pid{proc.pid}-": name for name, proc in workers.items()}
-
-    def name(fence: ShardFence) -> str | None:
-        return next((n for p, n in by_pid.items() if (fence.owner or "").startswith(p)), None)
-
-    return {fence.shard: name(fence) for fence in fences(pipe.settings.dsn)}
-
-
 @pytest.mark.timeout(1200)
 def test_two_workers_share_three_contracts_and_one_killed_hands_its_shard_over(
     settings: PulseSettings,
@@ -88,7 +68,7 @@ def test_two_workers_share_three_contracts_and_one_killed_hands_its_shard_over(
     unique = 0
     for name, file in LOGS.items():
         contract = load_contract(CONTRACTS / file)
-        events = _first_items(map_file(dataset(name), load_mapping(name)).events, ITEMS_PER_LOG)
+        events = first_items(map_file(dataset(name), load_mapping(name)).events, ITEMS_PER_LOG)
         contracts[contract.contract] = contract
         expected[contract.contract] = backtest_events(contract, item_events(events), alerts=True)
         lateness = contract.monitoring.lateness.total_seconds()
@@ -117,7 +97,7 @@ def test_two_workers_share_three_contracts_and_one_killed_hands_its_shard_over(
         }
         dsn = pipe.settings.dsn
         pipe.wait_for(
-            lambda: set(_owners(pipe, workers).values()) == {"a", "b"},
+            lambda: set(shard_owners(pipe, workers).values()) == {"a", "b"},
             timeout=180,
             what="each worker holding one evaluation shard",
         )
@@ -127,7 +107,7 @@ def test_two_workers_share_three_contracts_and_one_killed_hands_its_shard_over(
             what="half the events stored",
         )
         before = {f.shard: f for f in fences(dsn)}
-        owners = _owners(pipe, workers)
+        owners = shard_owners(pipe, workers)
         assert set(owners.values()) == {"a", "b"}, owners  # both evaluate contracts
         victim = owners[0]
         assert victim is not None
@@ -142,7 +122,7 @@ def test_two_workers_share_three_contracts_and_one_killed_hands_its_shard_over(
         )
         assert stored < unique, "the kill did not land mid-replay"
         pipe.wait_for(
-            lambda: _owners(pipe, workers) == {0: survivor, 1: survivor},
+            lambda: shard_owners(pipe, workers) == {0: survivor, 1: survivor},
             timeout=180,
             what=f"worker {survivor} holding both shards",
         )

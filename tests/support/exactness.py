@@ -67,3 +67,13 @@ def assert_rows_equal_backtest(dsn: str, contract: str, expected: BacktestResult
     if expected.alerts:
         alerts = {row.key: row for row in alert_episodes(dsn, contract)}
         assert alerts == {a.key: a for a in expected.alerts}, contract
+
+
+def first_items(events: tuple[EventEnvelope, ...], items: int) -> list[EventEnvelope]:
+    """Every event of the log's first ``items`` items (by first appearance)."""
+    kept: set[str] = set()
+    for event in events:
+        if len(kept) == items:
+            break
+        kept.add(event.subject)
+    return [e for e in events if e.subject in kept]

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from outcome_pulse.processors.shards import ShardFence
+from outcome_pulse.sinks.shard_fence import fences
 from outcome_pulse.streams.bootstrap import prepare_stack
 from outcome_pulse.streams.cli.processes import WorkerProcess, start_worker, stop_worker
 from outcome_pulse.streams.settings import PulseSettings
@@ -124,3 +126,13 @@ def isolated_pipeline(
             pipeline.stop_worker(name)
         with psycopg.connect(base.dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def shard_owners(pipe: Pipeline, workers: dict[str, WorkerProcess]) -> dict[int, str | None]:
+    """Which worker (by name) holds each evaluation shard's fence, by its owner token's pid."""
+    by_pid = {f"monitor-pid{proc.pid}-": name for name, proc in workers.items()}
+
+    def name(fence: ShardFence) -> str | None:
+        return next((n for p, n in by_pid.items() if (fence.owner or "").startswith(p)), None)
+
+    return {fence.shard: name(fence) for fence in fences(pipe.settings.dsn)}

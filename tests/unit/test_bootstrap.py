@@ -61,7 +61,7 @@ def test_the_worker_runs_its_batch_route_on_the_injected_sink_and_registry(
     adapters = memory_adapters(fixed_clock(NOW), sink)
     with wired_worker(unit_settings, [], adapters) as worker:
         assert worker.metrics.registry is adapters.registry
-        assert worker.monitor.store is adapters.monitor_store
+        assert worker.monitor is not None and worker.monitor.store is adapters.monitor_store
         assert worker.gauges is None  # no contract, no KPI gauges
         agent = next(iter(worker.app.agents.values()))
 
@@ -97,3 +97,46 @@ def test_with_contracts_the_kpi_gauges_are_collected_from_the_injected_registry(
         worker.gauges.update("acme", [point])
     labels = {"client": "acme", "service": "desk", "kpi": SERVICE_WIDE}
     assert adapters.registry.get_sample_value("pulse_kpi_open_backlog", labels) == 7
+
+
+def _tasks(app: object) -> set[str]:
+    return {task.__name__ for task in getattr(app, "_app_tasks")}  # noqa: B009
+
+
+def test_a_worker_of_role_ingest_stores_events_and_evaluates_nothing(
+    unit_settings: PulseSettings,
+) -> None:
+    settings = unit_settings.model_copy(update={"worker_role": "ingest"})
+    adapters = memory_adapters(fixed_clock(NOW))
+    with wired_worker(settings, [load_contract(EXAMPLE)], adapters) as worker:
+        assert worker.monitor is None and worker.gauges is None
+        assert worker.app.conf.id == settings.app_id
+        assert worker.app.batch_route is not None  # the events still go to the batch handler
+        topics = {t for agent in worker.app.agents.values() for t in agent.channel.topics}
+        assert topics == {settings.events_topic}  # not subscribed to the evaluation shards
+        assert not {"_monitor_contracts", "_deliver_alerts"} & _tasks(worker.app)
+
+
+def test_a_worker_of_role_evaluate_holds_shards_in_a_group_of_its_own(
+    unit_settings: PulseSettings,
+) -> None:
+    settings = unit_settings.model_copy(update={"worker_role": "evaluate"})
+    adapters = memory_adapters(fixed_clock(NOW))
+    with wired_worker(settings, [load_contract(EXAMPLE)], adapters) as worker:
+        assert worker.monitor is not None and worker.monitor.store is adapters.monitor_store
+        assert worker.gauges is not None
+        assert worker.app.conf.id == f"{settings.app_id}-evaluation"
+        assert getattr(worker.app, "batch_route", None) is None
+        topics = {t for agent in worker.app.agents.values() for t in agent.channel.topics}
+        assert topics == {settings.evaluation_topic}  # neither the events nor a table
+        assert not worker.app.tables
+        assert "_monitor_contracts" in _tasks(worker.app)
+
+
+def test_a_worker_of_role_all_does_both(unit_settings: PulseSettings) -> None:
+    adapters = memory_adapters(fixed_clock(NOW))
+    with wired_worker(unit_settings, [load_contract(EXAMPLE)], adapters) as worker:
+        assert unit_settings.worker_role == "all" and worker.monitor is not None
+        topics = {t for agent in worker.app.agents.values() for t in agent.channel.topics}
+        assert topics == {unit_settings.events_topic, unit_settings.evaluation_topic}
+        assert "_monitor_contracts" in _tasks(worker.app)
