@@ -76,6 +76,11 @@ class EngineStateError(PulseError):
     """The contract engine was driven wrongly; the message says what the driver must do."""
 
 
+class MixedLayout(PulseError):
+    """A shard is held by an owner of another consumer group: workers of role ``all`` and
+    processes of role ``evaluate`` were started for one deployment (``processors/shards.py``)."""
+
+
 class TrimmedStateNeeded(EngineStateError):
     """A step would need what ``ContractEngine.trim`` dropped behind its horizon (a late event
     behind it, or a change reaching a frozen period): the engine refuses instead of guessing,

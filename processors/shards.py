@@ -11,14 +11,27 @@ and a generation number. A worker that Kafka assigns a shard *claims* it; a tick
 only while the row still names the claimer and the generation it claimed, so a worker that lost a
 shard (revoked, paused, or a zombie that missed its session) has its late commit refused instead of
 writing rows from stale state. ``claim_decision`` and ``may_write`` are those two rules.
+
+An owner token ends in ``@`` and the consumer group that assigned the shard (``<app_id>`` for a
+worker of role ``all``, ``<app_id>-evaluation`` for a process of role ``evaluate``). Two groups
+each assign every shard, so a worker of role ``all`` beside an evaluator would take the shards
+from each other round after round: a claim of a shard that another group's owner was active on
+within ``LAYOUT_GRACE`` is refused (``MixedLayout``), loudly, instead.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol, TypeVar
+
+from outcome_pulse.processors.errors import MixedLayout
+
+LAYOUT_GRACE = timedelta(seconds=60)
+"""How long after another group's owner was last active its shard stays refused to this group
+(longer than a round, so a live owner is never taken for a stopped one)."""
 
 
 class _HasContractId(Protocol):
@@ -51,6 +64,8 @@ class ShardFence:
     shard: int
     owner: str | None
     generation: int
+    idle: timedelta | None = field(default=None, compare=False)
+    """Since the owner's last claim or tick, as the database's clock has it (None: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +89,29 @@ def claim_decision(fence: ShardFence, owner: str, known: int | None) -> Claim:
     """
     if known is not None and fence.owner == owner and fence.generation == known:
         return Claim(known, taken_over=False)
+    held_by, mine = owner_group(fence.owner), owner_group(owner)
+    if (
+        held_by is not None
+        and mine is not None
+        and held_by != mine
+        and fence.idle is not None
+        and fence.idle < LAYOUT_GRACE
+    ):
+        raise MixedLayout(
+            f"evaluation shard {fence.shard} is held by {fence.owner!r} of consumer group "
+            f"{held_by!r}, active {fence.idle.total_seconds():.0f} s ago; this process "
+            f"({owner!r}) is of group {mine!r}: workers of role 'all' and processes of role "
+            "'evaluate' cannot evaluate one deployment together (PULSE_WORKER_ROLE); not "
+            "claiming it"
+        )
     return Claim(fence.generation + 1, taken_over=True)
+
+
+def owner_group(owner: str | None) -> str | None:
+    """The consumer group an owner token names after its last ``@`` (None: none named)."""
+    if owner is None or "@" not in owner:
+        return None
+    return owner.rsplit("@", 1)[1]
 
 
 def may_write(fence: ShardFence, owner: str, generation: int) -> bool:
@@ -83,10 +120,12 @@ def may_write(fence: ShardFence, owner: str, generation: int) -> bool:
 
 
 __all__ = [
+    "LAYOUT_GRACE",
     "Claim",
     "ShardFence",
     "claim_decision",
     "contracts_by_shard",
     "may_write",
+    "owner_group",
     "shard_of",
 ]

@@ -101,7 +101,7 @@ async def _locked(conn: psycopg.AsyncConnection[Any], shard: int) -> ShardFence:
             f"pulse_evaluation_shards has no row for shard {shard}; the worker's start "
             "(prepare_stack, ensure_shards) creates it"
         )
-    return ShardFence(int(row[0]), row[1], int(row[2]))
+    return ShardFence(int(row[0]), row[1], int(row[2]), row[3])
 
 
 __all__ = ["check", "claim", "ensure_shards", "fences"]

@@ -91,8 +91,10 @@ class WorkerAdapters:
 
 
 def real_adapters(settings: PulseSettings) -> WorkerAdapters:
-    # The owner token names the process, so an operator (or a test) sees who monitors.
-    owner = f"monitor-pid{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    # The owner token names the process, so an operator (or a test) sees who monitors, and the
+    # consumer group that assigns it the shards (processors/shards.py: layouts are not mixed).
+    group = evaluation_group(settings) if settings.worker_role == "evaluate" else settings.app_id
+    owner = f"monitor-pid{os.getpid()}-{uuid.uuid4().hex[:8]}@{group}"
     return WorkerAdapters(
         event_sink=PostgresSink(settings.dsn),
         monitor_store=MonitorStore(settings.dsn, owner=owner),

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 
 from outcome_pulse.processors.alerting.episodes import AlertEpisode
 from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.errors import MixedLayout
 from outcome_pulse.processors.shards import contracts_by_shard
 from outcome_pulse.sinks.errors import ShardFenced, SinkError
 from outcome_pulse.sinks.health_metrics import HealthMetrics
@@ -159,6 +160,8 @@ class ShardedMonitor:
         except ShardFenced as exc:
             log.warning("%s; releasing it", exc)
             self.release([shard])
+        except MixedLayout as exc:  # refused every round until the layout is one
+            log.error("%s", exc)
         except SinkError as exc:  # the database is away: said once per round, no traceback
             log.warning("evaluation shard %d: %s; its next round rebuilds it", shard, exc)
         except Exception:

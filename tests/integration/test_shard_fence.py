@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from outcome_pulse.processors.errors import ConfigError
+from outcome_pulse.processors.errors import ConfigError, MixedLayout
 from outcome_pulse.processors.shards import ShardFence
 from outcome_pulse.sinks.errors import ShardFenced, SinkError
 from outcome_pulse.sinks.monitor_store import MonitorStore
@@ -143,3 +143,22 @@ def test_a_worker_with_another_shard_count_may_not_claim(dsn: str) -> None:
     with pytest.raises(SinkError, match=r"has 3 shards but .*PULSE_EVALUATION_PARTITIONS=4"):
         asyncio.run(run())
     assert fences(dsn)[0] == ShardFence(0, None, 0)
+
+
+def test_another_groups_live_owner_keeps_its_shard_until_it_has_been_idle(dsn: str) -> None:
+    worker, evaluator = "monitor-pid1-aa@pulse", "monitor-pid2-bb@pulse-evaluation"
+
+    async def claim(owner: str) -> int:
+        async with MonitorStore(dsn, owner) as store:
+            return (await store.claim_shard(0, None, SHARDS)).generation
+
+    assert asyncio.run(claim(worker)) == 1
+    with pytest.raises(MixedLayout, match=r"held by 'monitor-pid1-aa@pulse' .* active \d+ s ago"):
+        asyncio.run(claim(evaluator))
+    assert fences(dsn)[0] == ShardFence(0, worker, 1)  # nothing taken
+    query(  # the worker stopped a while ago
+        dsn,
+        "UPDATE pulse_evaluation_shards SET claimed_at = now() - interval '61 seconds' "
+        "WHERE shard = 0 RETURNING shard",
+    )
+    assert asyncio.run(claim(evaluator)) == 2

@@ -6,15 +6,19 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
+from outcome_pulse.processors.errors import MixedLayout
 from outcome_pulse.processors.shards import (
+    LAYOUT_GRACE,
     Claim,
     ShardFence,
     claim_decision,
     contracts_by_shard,
     may_write,
+    owner_group,
     shard_of,
 )
 
@@ -112,3 +116,20 @@ def test_a_stale_owner_is_fenced_after_a_takeover_and_back() -> None:
     assert not may_write(rows[0], "a", a1)
     assert may_write(rows[0], "a", a2)
     assert (a1, b1, a2) == (1, 2, 3)
+
+
+def test_a_shard_another_groups_owner_is_active_on_is_not_claimed() -> None:
+    worker = "monitor-pid1-aa@outcome-pulse"
+    evaluator = "monitor-pid2-bb@outcome-pulse-evaluation"
+    assert owner_group(worker) == "outcome-pulse" and owner_group("worker-a") is None
+    active = ShardFence(0, worker, 4, idle=timedelta(seconds=3))
+    with pytest.raises(MixedLayout, match="role 'all' and processes of role 'evaluate'"):
+        claim_decision(active, evaluator, None)
+    # the same group (a takeover), a stopped owner, or an unknown activity: claimed as before
+    assert claim_decision(active, "monitor-pid3-cc@outcome-pulse", None) == Claim(5, True)
+    stopped = ShardFence(0, worker, 4, idle=LAYOUT_GRACE + timedelta(seconds=1))
+    assert claim_decision(stopped, evaluator, None) == Claim(5, True)
+    assert claim_decision(ShardFence(0, worker, 4), evaluator, None) == Claim(5, True)
+    assert claim_decision(ShardFence(0, "worker-a", 4, idle=timedelta(0)), evaluator, None) == (
+        Claim(5, True)
+    )

@@ -16,7 +16,9 @@ ON CONFLICT (shard) DO NOTHING
 SELECT count(*) FROM pulse_evaluation_shards
 
 -- name: lock_fence
-SELECT shard, owner, generation FROM pulse_evaluation_shards WHERE shard = %s FOR UPDATE
+-- idle: since the owner's last claim or tick, by the database's clock (NULL: neither yet).
+SELECT shard, owner, generation, now() - greatest(claimed_at, ticked_at) AS idle
+FROM pulse_evaluation_shards WHERE shard = %s FOR UPDATE
 
 -- name: take_fence
 UPDATE pulse_evaluation_shards SET owner = %s, generation = %s, claimed_at = now()
