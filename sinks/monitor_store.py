@@ -400,7 +400,7 @@ class MonitorTick:
                             e.event_id,
                             e.event_time,
                             e.watermark,
-                            list(e.changed),
+                            _joined(e.changed),
                         )
                         for e in late
                     ],
@@ -633,3 +633,15 @@ def _check_contract(contract: str, found: Iterable[str], what: str) -> None:
 def _columns(keys: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Keys (at least one) as one list per column: the arrays the ``unnest`` deletes take."""
     return [list(column) for column in zip(*keys, strict=True)]
+
+
+_UNIT_SEPARATOR = "\x1f"
+
+
+def _joined(keys: Sequence[str]) -> str:
+    """Row keys as insert_late_event splits them (monitor.sql); a key that would not come back
+    as itself (holding the separator, or empty; row keys are never either) is refused."""
+    for key in keys:
+        if not key or _UNIT_SEPARATOR in key:
+            raise SinkError(f"a late event's changed-row key is empty or holds U+001F: {key!r}")
+    return _UNIT_SEPARATOR.join(keys)

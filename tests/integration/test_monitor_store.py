@@ -472,6 +472,9 @@ def test_write_applies_a_diff_between_two_evaluations(dsn: str) -> None:
     assert indicator_points(dsn, "c2") == [point("x", 0, 1, contract="c2")]
 
 
+ODD_KEYS = ("a,b@x", 'q"uote', "{brace}", "back\\slash", "NULL", " spaced ")
+
+
 def test_late_events_are_recorded_once(dsn: str) -> None:
     late = LateEvent("c1", "src-1", "ev-9", T0, T0 + timedelta(days=3), ("p2_restore@2024-03-01",))
 
@@ -481,6 +484,7 @@ def test_late_events_are_recorded_once(dsn: str) -> None:
             await write(store, late=[replace(late, changed=("other",))])
             # the same id and time from another source is another event (schema v10)
             await write(store, late=[replace(late, source="src-2", changed=("third",))])
+            await write(store, late=[replace(late, event_id="ev-11", changed=ODD_KEYS)])
 
     asyncio.run(run())
     rows = query(
@@ -490,6 +494,7 @@ def test_late_events_are_recorded_once(dsn: str) -> None:
     )
     assert rows == [
         ("src-1", "ev-10", T0, T0 + timedelta(days=3), []),
+        ("src-1", "ev-11", T0, T0 + timedelta(days=3), list(ODD_KEYS)),
         ("src-1", "ev-9", T0, T0 + timedelta(days=3), ["p2_restore@2024-03-01"]),
         ("src-2", "ev-9", T0, T0 + timedelta(days=3), ["third"]),
     ]

@@ -168,8 +168,10 @@ USING unnest(%s::text[], %s::text[], %s::timestamptz[]) AS d(contract, kpi, peri
 WHERE o.contract = d.contract AND o.kpi = d.kpi AND o.period_start = d.period_start
 
 -- name: insert_late_event
+-- changed: the row keys joined by the unit separator (U+001F), split here: psycopg's array
+-- dumper, in Python, cost a twelfth of an evaluator's time in a fast replay.
 INSERT INTO pulse_late_events (contract, source, event_id, event_time, watermark, changed)
-VALUES (%s, %s, %s, %s, %s, %s::text[])
+VALUES (%s, %s, %s, %s, %s, string_to_array(%s, chr(31)))
 ON CONFLICT (contract, source, event_id) DO NOTHING
 
 -- name: select_points
