@@ -12,40 +12,23 @@ row, and the ingest worker never held a shard.
 from __future__ import annotations
 
 import asyncio
-import itertools
-from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.shards import shard_of
-from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.drivers.backtest import BacktestResult, backtest_events, item_events
 from outcome_pulse.streams.drivers.replay import produce
-from outcome_pulse.streams.file_import.mapped_file import map_file
-from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
-from outcome_pulse.streams.wire.events import EventEnvelope
-from tests.datasets import dataset
 from tests.e2e.helpdesk import alive, kill_hard
 from tests.support.exactness import (
     assert_rows_equal_backtest,
     contract_watermark,
-    first_items,
-    perturbed,
+    interleaved_logs,
     stored_and_waiting,
 )
 from tests.support.sandbox import free_port, isolated_pipeline, shard_owners
 
 pytestmark = pytest.mark.integration
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-LOGS = {
-    "bpic2013": "bpic2013_incidents.yaml",
-    "helpdesk": "helpdesk_tickets.yaml",
-    "scms": "scms_orders.yaml",
-}
 SHARDS = 2
 ITEMS_PER_LOG = 400
 
@@ -54,28 +37,16 @@ ITEMS_PER_LOG = 400
 def test_an_ingest_worker_and_two_evaluators_one_killed_give_the_backtests_rows(
     settings: PulseSettings,
 ) -> None:
-    contracts: dict[str, Contract] = {}
-    expected: dict[str, BacktestResult] = {}
-    streams: list[list[EventEnvelope]] = []
-    final_watermark: dict[str, datetime] = {}
-    unique = 0
-    for name, file in LOGS.items():
-        contract = load_contract(CONTRACTS / file)
-        events = first_items(map_file(dataset(name), load_mapping(name)).events, ITEMS_PER_LOG)
-        contracts[contract.contract] = contract
-        expected[contract.contract] = backtest_events(contract, item_events(events), alerts=True)
-        lateness = contract.monitoring.lateness.total_seconds()
-        streams.append(perturbed(events, lateness, seed=2027))
-        final_watermark[contract.contract] = (
-            max(e.time for e in events) - contract.monitoring.lateness
-        )
-        unique += len(events)
+    logs = interleaved_logs(ITEMS_PER_LOG, seed=2027)
+    contracts = logs.contracts
     assert {shard_of(c, SHARDS) for c in contracts} == {0, 1}
-    sent = [e for group in itertools.zip_longest(*streams) for e in group if e is not None]
-    paths = ",".join(str(CONTRACTS / file) for file in LOGS.values())
 
     with isolated_pipeline(settings, evaluation_partitions=SHARDS) as pipe:
-        common = {"contracts": paths, "monitor_interval": 1.0, "idle_partition_seconds": 3.0}
+        common = {
+            "contracts": logs.contract_paths,
+            "monitor_interval": 1.0,
+            "idle_partition_seconds": 3.0,
+        }
         workers = {
             "ingest": pipe.start_worker("ingest", worker_role="ingest", **common),
             "e1": pipe.start_worker(
@@ -100,14 +71,14 @@ def test_an_ingest_worker_and_two_evaluators_one_killed_give_the_backtests_rows(
             timeout=180,
             what=f"evaluator {survivor} holding both shards",
         )
-        asyncio.run(produce(pipe.settings, sent, []))
+        asyncio.run(produce(pipe.settings, logs.sent, []))
         pipe.wait_for(
-            lambda: stored_and_waiting(dsn) == (unique, 0),
+            lambda: stored_and_waiting(dsn) == (logs.unique, 0),
             timeout=600,
-            what=f"all {unique:,} events stored and applied by the evaluator",
+            what=f"all {logs.unique:,} events stored and applied by the evaluator",
         )
         pipe.wait_for(
-            lambda: all(contract_watermark(dsn, c) == final_watermark[c] for c in contracts),
+            lambda: all(contract_watermark(dsn, c) == logs.final_watermark[c] for c in contracts),
             timeout=120,
             what="every contract's watermark at the backtest's (every partition idle)",
         )
@@ -117,4 +88,4 @@ def test_an_ingest_worker_and_two_evaluators_one_killed_give_the_backtests_rows(
         assert "role ingest" in ingest_log, pipe.worker_log("ingest")
         assert "claimed evaluation shard" not in ingest_log, pipe.worker_log("ingest")
         for contract in contracts:
-            assert_rows_equal_backtest(dsn, contract, expected[contract])
+            assert_rows_equal_backtest(dsn, contract, logs.expected[contract])

@@ -18,41 +18,25 @@ allowed lateness with 5% of the events sent twice, the three logs interleaved.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.shards import shard_of
 from outcome_pulse.sinks.shard_fence import fences
-from outcome_pulse.streams.contract_files import load_contract
-from outcome_pulse.streams.drivers.backtest import BacktestResult, backtest_events, item_events
 from outcome_pulse.streams.drivers.replay import produce
-from outcome_pulse.streams.file_import.mapped_file import map_file
-from outcome_pulse.streams.file_import.mapping import load_mapping
 from outcome_pulse.streams.settings import PulseSettings
-from outcome_pulse.streams.wire.events import EventEnvelope
-from tests.datasets import dataset
 from tests.e2e.helpdesk import alive, kill_hard
 from tests.support.exactness import (
     assert_rows_equal_backtest,
     contract_watermark,
-    first_items,
-    perturbed,
+    interleaved_logs,
     stored_and_waiting,
 )
 from tests.support.sandbox import free_port, isolated_pipeline, shard_owners
 
 pytestmark = pytest.mark.integration
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-LOGS = {
-    "bpic2013": "bpic2013_incidents.yaml",
-    "helpdesk": "helpdesk_tickets.yaml",
-    "scms": "scms_orders.yaml",
-}
 SHARDS = 2
 ITEMS_PER_LOG = 1500
 
@@ -61,27 +45,11 @@ ITEMS_PER_LOG = 1500
 def test_two_workers_share_three_contracts_and_one_killed_hands_its_shard_over(
     settings: PulseSettings,
 ) -> None:
-    contracts: dict[str, Contract] = {}
-    expected: dict[str, BacktestResult] = {}
-    streams: list[list[EventEnvelope]] = []
-    final_watermark: dict[str, datetime] = {}
-    unique = 0
-    for name, file in LOGS.items():
-        contract = load_contract(CONTRACTS / file)
-        events = first_items(map_file(dataset(name), load_mapping(name)).events, ITEMS_PER_LOG)
-        contracts[contract.contract] = contract
-        expected[contract.contract] = backtest_events(contract, item_events(events), alerts=True)
-        lateness = contract.monitoring.lateness.total_seconds()
-        streams.append(perturbed(events, lateness, seed=2026))
-        final_watermark[contract.contract] = (
-            max(e.time for e in events) - contract.monitoring.lateness
-        )
-        unique += len(events)
+    logs = interleaved_logs(ITEMS_PER_LOG, seed=2026)
+    contracts, expected, sent = logs.contracts, logs.expected, logs.sent
+    final_watermark, unique, paths = logs.final_watermark, logs.unique, logs.contract_paths
     spread = {c: shard_of(c, SHARDS) for c in contracts}
     assert set(spread.values()) == {0, 1}, spread
-    # The logs interleaved, each in its own (perturbed) order.
-    sent = [e for group in itertools.zip_longest(*streams) for e in group if e is not None]
-    paths = ",".join(str(CONTRACTS / file) for file in LOGS.values())
 
     with isolated_pipeline(settings, evaluation_partitions=SHARDS) as pipe:
         # Idle after 3 s without records, so the watermarks reach the backtest's once drained.
