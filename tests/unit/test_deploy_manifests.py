@@ -55,9 +55,37 @@ def test_compose_file_is_valid_and_scales_the_workers() -> None:
     assert done.returncode == 0, done.stderr
     resolved = yaml.safe_load(done.stdout)
     assert set(resolved["services"]) == {
-        "kafka", "db", "init", "worker", "prometheus", "alertmanager", "grafana"
+        "kafka", "db", "init", "worker", "evaluator", "prometheus", "alertmanager", "grafana"
     }  # fmt: skip
-    assert resolved["services"]["worker"]["deploy"]["replicas"] == 3
+    worker, evaluator = resolved["services"]["worker"], resolved["services"]["evaluator"]
+    assert worker["deploy"]["replicas"] == 3
+    assert worker["environment"]["PULSE_WORKER_ROLE"] == "all"  # one process does both
+    assert evaluator["profiles"] == ["split"]  # evaluators only when asked for
+    assert evaluator["environment"]["PULSE_WORKER_ROLE"] == "evaluate"
+    assert evaluator["environment"]["PULSE_APP_ID"] == worker["environment"]["PULSE_APP_ID"]
+
+
+def test_compose_splits_ingestion_and_evaluation_when_asked() -> None:
+    done = _compose_config(**SECRETS, PULSE_WORKER_ROLE="ingest", PULSE_EVALUATORS="3")
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    assert services["worker"]["environment"]["PULSE_WORKER_ROLE"] == "ingest"
+    assert services["evaluator"]["deploy"]["replicas"] == 3
+
+
+def test_kubernetes_evaluators_are_off_and_scraped_with_the_workers() -> None:
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in _k8s_documents()}
+    evaluator, worker = docs[("Deployment", "evaluator")], docs[("Deployment", "worker")]
+    assert evaluator["spec"]["replicas"] == 0
+    assert docs[("ConfigMap", "pulse-env")]["data"]["PULSE_WORKER_ROLE"] == "all"
+    [container] = evaluator["spec"]["template"]["spec"]["containers"]
+    assert {"name": "PULSE_WORKER_ROLE", "value": "evaluate"} in container["env"]
+    selectors = [d["spec"]["selector"]["matchLabels"] for d in (worker, evaluator)]
+    assert selectors[0] != selectors[1]  # the Deployments do not adopt each other's pods
+    scraped = docs[("Service", "worker")]["spec"]["selector"]
+    for deployment in (worker, evaluator):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert scraped.items() <= labels.items()
 
 
 def test_compose_refuses_to_start_without_the_database_password() -> None:
@@ -90,12 +118,14 @@ def test_the_kubernetes_validator_rejects_a_misspelt_field(tmp_path: Path) -> No
 def _worker_variables() -> dict[str, str]:
     compose = yaml.safe_load(COMPOSE.read_text())
     found = dict(compose["x-pulse-env"])
+    for service in ("worker", "evaluator"):
+        found.update(compose["services"][service]["environment"])
     for doc in _k8s_documents():
         if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "pulse-env":
             found.update(doc["data"])
-        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "worker":
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] in ("worker", "evaluator"):
             spec = doc["spec"]["template"]["spec"]
-            for container in spec["containers"] + spec["initContainers"]:
+            for container in spec["containers"] + spec.get("initContainers", []):
                 found.update({e["name"]: e.get("value", "") for e in container.get("env", [])})
     return found
 
