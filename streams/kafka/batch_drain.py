@@ -5,15 +5,24 @@ stream, with a task pair per record (``wait_first``): that alone capped a do-not
 5,800 events/s here, against about 120,000 for a bare aiokafka loop. faust still does what it is
 good at (group membership, rebalances, the changelog-backed item table, recovery, commits, the
 worker lifecycle); this mixin replaces only its *drain* loop for one topic: the records a fetch
-returns for the events topic go to an async batch callback as one list, and are acknowledged in
-faust's commit bookkeeping (``_acked``) only after the callback returned. Records of every other
+returns for the events topic go to a batch callback as one list, and are acknowledged in faust's
+commit bookkeeping (``_acked``) only after the batch's rows are written. Records of every other
 topic (changelogs during standby, anything else) take faust's own per-record path unchanged.
+
+The callback has two halves, a pipeline of depth 2: calling it prepares the batch (decode, fold,
+table writes: CPU work, nothing awaited) and returns the coroutine function that writes it (the
+database). The drain prepares batch N+1 while the write of batch N is in flight, then waits for
+N's write (and its acknowledgement) before it starts N+1's: one write at a time, in fetch order,
+each batch acknowledged right after its own write. On two cores this lets PostgreSQL work on one
+batch while Python decodes the next.
 
 The guarantees of the stream path are kept:
 
-* offsets are acknowledged only after the batch's rows are written (the callback returns), and
-  faust flushes the producer (changelog, dead letters) before it commits them;
-* a rebalance waits for the batch in flight (``wait_empty``) before partitions are revoked;
+* offsets are acknowledged only after the batch's rows are written (its write returned), in
+  fetch order, and faust flushes the producer (changelog, dead letters) before it commits them;
+* a rebalance (or a shutdown) waits for every batch in flight, prepared or being written
+  (``wait_empty``), before partitions are revoked;
+* a failed write is never followed by another: the drain raises it before writing the next;
 * records fetched while flow is stopped, or across a generation change, are not processed: the
   partition is re-read from its committed offset, as faust's own ``getmany`` does;
 * records below the read offset (already handed over) are skipped, as in faust's drain.
@@ -22,6 +31,7 @@ The guarantees of the stream path are kept:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -31,9 +41,15 @@ from faust.types import TP
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE = 5.0
+"""Seconds a stopping worker lets the batch being written finish (then it is cancelled)."""
+
 # (topic-partition, aiokafka ConsumerRecord) pairs, in fetch order per partition
 RecordBatch = Sequence[tuple[TP, Any]]
-BatchCallback = Callable[[RecordBatch], Awaitable[None]]
+# Writes a prepared batch (its rows, its dead letters); the batch is acknowledged once it returns.
+BatchWrite = Callable[[], Awaitable[None]]
+# Prepares a batch when called (no awaiting) and returns what writes it.
+BatchCallback = Callable[[RecordBatch], BatchWrite]
 
 
 class BatchDrainMixin:
@@ -42,6 +58,8 @@ class BatchDrainMixin:
     _batch_topic: str | None = None
     _batch_callback: BatchCallback | None = None
     _batch_idle: asyncio.Event | None = None
+    _batches_in_flight: int = 0  # prepared and not yet written and acknowledged
+    _batch_write: asyncio.Future[None] | None = None  # the write of the last batch prepared
 
     def drain_in_batches(self, topic: str, callback: BatchCallback) -> None:
         self._batch_topic = topic
@@ -54,9 +72,18 @@ class BatchDrainMixin:
         return self._batch_idle
 
     async def wait_empty(self) -> None:
-        # A rebalance (or shutdown) waits for the batch in flight: its acks must land first.
+        # A rebalance (or shutdown) waits for the batches in flight: their acks must land first.
         await self._idle().wait()
         await super().wait_empty()  # type: ignore[misc]
+
+    def _batch_started(self) -> None:
+        self._batches_in_flight += 1
+        self._idle().clear()
+
+    def _batch_ended(self) -> None:
+        self._batches_in_flight -= 1
+        if self._batches_in_flight == 0:
+            self._idle().set()
 
     async def _drain_messages(self, fetcher: Any) -> None:
         if self._batch_callback is None:
@@ -72,18 +99,44 @@ class BatchDrainMixin:
                     await self._drain_once()
                 finally:
                     me.diag.unset_flag(CONSUMER_FETCHING)
+            await self._last_write()
         except me.consumer_stopped_errors:
+            await self._last_write()
             if me.transport.app.should_stop:
                 log.info("broker stopped the consumer, shutting down")
                 return
             raise
         except asyncio.CancelledError:
+            # A stop: the write in flight (nearly always one, with the pipeline) may finish for
+            # STOP_GRACE seconds and is acknowledged if it does; then it is cancelled and its
+            # batch stays unacknowledged (the process exits 70, app.py), to be read again.
+            await self._last_write(grace=STOP_GRACE)
             if me.transport.app.should_stop:
                 return
             raise
 
+    async def _last_write(self, *, grace: float | None = None) -> None:
+        """Wait for the write in flight when the drain ends (at most ``grace`` seconds, then
+        cancel it)."""
+        pending, self._batch_write = self._batch_write, None
+        if pending is None:
+            return
+        if grace is not None:
+            done, _ = await asyncio.wait([pending], timeout=grace)
+            if not done:
+                log.warning(
+                    "stopping: the batch being written did not finish within %.0f s; it is "
+                    "left unacknowledged and will be read again",
+                    grace,
+                )
+                pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pending
+
     async def _drain_once(self) -> None:
         me: Any = self
+        if self._batch_write is not None and self._batch_write.done():
+            self._batch_write.result()  # a failed write stops the drain before any other
         records, active = await me._wait_next_records(1.0)
         await me.sleep(0)
         if records is None or me.should_stop:
@@ -107,18 +160,28 @@ class BatchDrainMixin:
         if not me.flow_active or generation != me.app.consumer_generation_id:
             await me.perform_seek()  # a rebalance began while fetching: not ours to process
             return
-        idle = self._idle()
-        idle.clear()
+        assert self._batch_callback is not None
+        self._batch_started()
         try:
-            assert self._batch_callback is not None
-            await self._batch_callback(batch)
-            self._acknowledge(batch)
-        finally:
-            idle.set()
+            write = self._batch_callback(batch)  # prepared now, while the previous one writes
+            previous = self._batch_write
+            if previous is not None:
+                await previous  # written and acknowledged; a failure raises here
+        except BaseException:
+            self._batch_ended()
+            raise
+        self._batch_write = asyncio.ensure_future(self._write_and_acknowledge(write, batch))
         commit_every = me._commit_every
         if commit_every is not None and me._n_acked >= commit_every:
             me._n_acked = 0
             await me.commit()
+
+    async def _write_and_acknowledge(self, write: BatchWrite, batch: RecordBatch) -> None:
+        try:
+            await write()
+            self._acknowledge(batch)
+        finally:
+            self._batch_ended()
 
     def _acknowledge(self, batch: RecordBatch) -> None:
         """What faust's ``Consumer.ack`` does per message, once per batch."""

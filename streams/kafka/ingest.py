@@ -5,8 +5,10 @@ Kafka key is its item's, source and subject (``outcome_pulse.streams.wire.item_k
 one becomes a dead letter with its reason and topic/partition/offset; a valid one is folded into
 the state of its item, ``(source, item id)`` (``outcome_pulse.processors.item_state``,
 idempotent, so a redelivered record changes nothing). Then the whole batch is written to the
-database in one flush. The caller (the faust agent) acknowledges the records only after
-``handle`` returns, so offsets are never committed past unwritten rows.
+database in one flush. The two halves are ``prepare`` (CPU only, nothing awaited) and ``write``
+(the dead letters and the database), so the batch drain can prepare the next batch while this
+one is written. The caller acknowledges a batch's records only after its ``write`` returned, so
+offsets are never committed past unwritten rows.
 
 This module does not import faust: the table is any ``MutableMapping`` and the dead-letter
 producer any async callable, so the logic is unit-tested without a broker.
@@ -20,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -45,6 +47,17 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp: float  # seconds since the epoch, as set by the producer
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch decoded and folded (``BatchHandler.prepare``), waiting to be written."""
+
+    accepted: list[EventEnvelope] = field(default_factory=list)
+    sources: list[Record] = field(default_factory=list)  # the record of each accepted event
+    touched: dict[ItemKey, ItemState] = field(default_factory=dict)  # item -> its new state
+    dead: list[tuple[Record, InvalidRecord]] = field(default_factory=list)
+    ends: dict[tuple[str, int], int] = field(default_factory=dict)  # last offset per partition
 
 
 class ItemTable(Protocol):
@@ -111,24 +124,33 @@ class BatchHandler:
     ) -> tuple[int, int]:
         """Process ``(record, handle)`` pairs; ``in_context(handle)`` scopes table writes.
 
-        Returns (events accepted, dead letters).
+        ``prepare`` then ``write``, one after the other. Returns (events accepted, dead letters).
         """
-        accepted: list[EventEnvelope] = []
-        sources: list[Record] = []
-        ends: dict[tuple[str, int], int] = {}  # (topic, partition) -> its last offset read
-        touched: dict[ItemKey, ItemState] = {}
+        return await self.write(self.prepare(batch, in_context))
+
+    def prepare(
+        self,
+        batch: Iterable[tuple[Record, Any]],
+        in_context: RecordContext,
+    ) -> PreparedBatch:
+        """The CPU part of a batch, without awaiting anything: decode and check each record,
+        fold the valid ones into their items and write each changed item to the table once.
+
+        Nothing is stored or sent yet: ``write`` does that. Batches must be prepared in the
+        order they are read, and a batch prepared after another sees its items' new states
+        (the table holds them), so the next batch can be prepared while this one is written.
+        """
+        prepared = PreparedBatch()
+        touched = prepared.touched
         changed: dict[ItemKey, Any] = {}  # item -> handle of a record of that item (its partition)
-        pending_dead: list[Awaitable[Any]] = []
-        dead_reasons: list[str] = []
-        produced_at: list[float] = []
         for record, handle in batch:
             key = (record.topic, record.partition)
+            ends = prepared.ends
             ends[key] = max(ends.get(key, record.offset), record.offset)
             try:
                 envelope = self._valid_event(record)
             except InvalidRecord as bad:
-                pending_dead.append(self._send_dead_letter(_dead_letter(record, bad)))
-                dead_reasons.append(bad.reason)
+                prepared.dead.append((record, bad))
                 continue
             except Exception as exc:
                 # A decoder bug, not bad input: without this one record would stop the worker,
@@ -136,8 +158,7 @@ class BatchHandler:
                 # its own reason, with the traceback in the log, so the bug is seen and fixed.
                 log.exception("decoding the record at %s failed unexpectedly", _origin(record))
                 broken = InvalidRecord("decoder_error", f"{type(exc).__name__}: {exc}")
-                pending_dead.append(self._send_dead_letter(_dead_letter(record, broken)))
-                dead_reasons.append(broken.reason)
+                prepared.dead.append((record, broken))
                 continue
             item = (envelope.source, envelope.subject)
             before = touched.get(item) or self._items.get(item)
@@ -145,19 +166,30 @@ class BatchHandler:
             if after is not before or self._rewrite_unchanged:
                 changed[item] = handle
             touched[item] = after
-            accepted.append(envelope)
-            sources.append(record)
-            produced_at.append(record.timestamp)
+            prepared.accepted.append(envelope)
+            prepared.sources.append(record)
         # One table (changelog) write per changed item per batch, not one per event.
         for item, handle in changed.items():
             with in_context(handle):
                 self._items[item] = touched[item]
-        if pending_dead:
-            await asyncio.gather(*pending_dead)
+        return prepared
+
+    async def write(self, prepared: PreparedBatch) -> tuple[int, int]:
+        """Send a prepared batch's dead letters and write its events and item states to the
+        database in one flush; then count it. Returns (events accepted, dead letters).
+
+        Batches are written one at a time, in the order they were prepared."""
+        dead_reasons = [bad.reason for _, bad in prepared.dead]
+        if prepared.dead:
+            await asyncio.gather(
+                *(self._send_dead_letter(_dead_letter(r, bad)) for r, bad in prepared.dead)
+            )
+        accepted, sources, touched = prepared.accepted, prepared.sources, prepared.touched
+        kept: Sequence[int] = range(len(accepted))
         if accepted:
             started = time.perf_counter()
             try:
-                progress = self._progress(accepted, sources, ends)
+                progress = self._progress(accepted, sources, prepared.ends)
                 await self._sink.write(accepted, [state_row(s) for s in touched.values()], progress)
             except SinkRejected as rejected:
                 self._metrics.health.sink_errors.inc()
@@ -165,12 +197,10 @@ class BatchHandler:
                 # retried inside the sink). Find it rather than crash-loop on the batch.
                 log.error("database rejected a batch (%s); writing it event by event", rejected)
                 kept = await self._write_one_by_one(accepted, sources, touched, dead_reasons)
-                accepted = [accepted[i] for i in kept]
-                produced_at = [produced_at[i] for i in kept]
             self._metrics.flush_seconds.observe(time.perf_counter() - started)
-            self._metrics.batch_rows.observe(len(accepted))
-        self._count(accepted, dead_reasons, produced_at)
-        return len(accepted), len(dead_reasons)
+            self._metrics.batch_rows.observe(len(kept))
+        self._count([accepted[i] for i in kept], dead_reasons, [sources[i].timestamp for i in kept])
+        return len(kept), len(dead_reasons)
 
     async def _write_one_by_one(
         self,

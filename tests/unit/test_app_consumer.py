@@ -10,6 +10,11 @@ from faust.types import TP
 
 from outcome_pulse.streams.bootstrap import utc_now
 from outcome_pulse.streams.kafka.app import _NoGapConsumer
+from outcome_pulse.streams.kafka.prompt_fetch import (
+    FETCH_MAX_WAIT_MS,
+    PromptFetchConsumerThread,
+    set_fetch_max_wait,
+)
 from outcome_pulse.streams.settings import PulseSettings
 from tests.support.memory import memory_adapters, wired_worker
 
@@ -54,3 +59,30 @@ def test_a_hole_at_the_head_blocks_the_commit_and_asks_for_a_re_read(
 def test_a_worker_recovers_from_crashes_quickly(unit_settings: PulseSettings) -> None:
     with wired_worker(unit_settings, [], memory_adapters(utc_now)) as worker:
         assert worker.app.conf.broker_session_timeout == 10.0
+
+
+def test_the_broker_holds_a_fetch_of_the_worker_for_at_most_100_ms(
+    unit_settings: PulseSettings,
+) -> None:
+    # faust's 1.5 s made events arrive in bursts every 1.5 s (streams/kafka/prompt_fetch.py)
+    with wired_worker(unit_settings, [], memory_adapters(utc_now)) as worker:
+        consumer = worker.app.consumer
+        thread = consumer._thread
+        assert isinstance(thread, PromptFetchConsumerThread)
+
+        async def created() -> int:
+            aio = thread._create_worker_consumer(consumer.transport)
+            try:
+                return int(aio._fetch_max_wait_ms)
+            finally:
+                await aio.stop()
+
+        assert asyncio.run(created()) == FETCH_MAX_WAIT_MS == 100
+
+
+def test_a_renamed_fetch_wait_attribute_is_loud() -> None:
+    class Consumer:  # what an aiokafka that no longer has the attribute would look like
+        pass
+
+    with pytest.raises(RuntimeError, match="_fetch_max_wait_ms"):
+        set_fetch_max_wait(Consumer(), 100)  # type: ignore[arg-type]

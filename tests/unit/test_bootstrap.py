@@ -74,7 +74,8 @@ def test_the_worker_runs_its_batch_route_on_the_injected_sink_and_registry(
 
         async def run() -> None:
             async with agent.test_context():
-                await ingest_batch([(TP(topic, 0), record)])
+                write = ingest_batch([(TP(topic, 0), record)])  # prepared (decoded, folded)
+                await write()  # and written
 
         asyncio.run(run())
     [(events, states)] = sink.flushes
