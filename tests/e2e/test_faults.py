@@ -89,7 +89,9 @@ def test_broker_restart_mid_replay_loses_and_duplicates_nothing(
     half = len(events) // 2
     restart_at = rng.randrange(int(0.15 * HELPDESK_EVENTS), int(0.35 * HELPDESK_EVENTS))
     with isolated_pipeline(settings) as pipe:
-        proc = pipe.start_worker()
+        # Small batches (20): a worker on an idle machine otherwise stores the whole first half
+        # (10,712 events, all produced at once) within a poll of reaching the restart point.
+        proc = pipe.start_worker(sink_batch_size=20)
         produce_events(pipe.settings, events[:half])
         wait_until_stored(pipe, restart_at)
         before = events_stored(pipe.settings.dsn)
