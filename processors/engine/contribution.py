@@ -262,5 +262,8 @@ def instants_differ_from(
         return None
     if not old or not new:
         return min(at for at, _ in (old or new))
+    common = min(len(old), len(new))
+    if old[:common] == new[:common]:  # one extends the other (an item's new completion)
+        return min(at for at, _ in (old[common:] or new[common:]))
     diff = (Counter(old) - Counter(new)) + (Counter(new) - Counter(old))
     return min((at for at, _ in diff), default=None)

@@ -15,10 +15,9 @@ that reach it:
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sortedcontainers import SortedList
 
@@ -45,6 +44,45 @@ _OwnedInstant = tuple[datetime, str, int, tuple[object, ...]]
 """``(at, owner, k, payload)``: the ``k``-th instant of ``owner`` at ``at``."""
 
 
+class _Deferred(Generic[_T]):
+    """A ``SortedList`` whose insertions wait for the next read or removal and then go in as
+    one ``update``: a rebuild, which adds every item's entries, sorts each family once instead
+    of inserting its entries one by one (a round's few go in one by one, as before)."""
+
+    __slots__ = ("_sorted", "_waiting")
+
+    def __init__(self) -> None:
+        self._sorted: SortedList[_T] = SortedList()
+        self._waiting: list[_T] = []
+
+    def add(self, value: _T) -> None:
+        self._waiting.append(value)
+
+    def update(self, values: Iterable[_T]) -> None:
+        self._waiting.extend(values)
+
+    def remove(self, value: _T) -> None:
+        self._ready().remove(value)
+
+    def bisect_left(self, value: Any) -> int:
+        return int(self._ready().bisect_left(value))
+
+    def bisect_right(self, value: Any) -> int:
+        return int(self._ready().bisect_right(value))
+
+    def islice(self, start: int | None = None, stop: int | None = None) -> Iterator[_T]:
+        return iter(self._ready().islice(start, stop))
+
+    def __len__(self) -> int:
+        return len(self._sorted) + len(self._waiting)
+
+    def _ready(self) -> SortedList[_T]:
+        if self._waiting:
+            self._sorted.update(self._waiting)
+            self._waiting = []
+        return self._sorted
+
+
 class SpanMultiset:
     """Spans of many items (see the module doc).
 
@@ -54,7 +92,7 @@ class SpanMultiset:
 
     def __init__(self) -> None:
         # Bounded spans sorted by end: (end, start, owner, k, opened); unbounded by key.
-        self._bounded: SortedList[_SpanEntry] = SortedList()
+        self._bounded: _Deferred[_SpanEntry] = _Deferred()
         self._unbounded: dict[_UnboundedKey, tuple[datetime, datetime | None]] = {}
         self._owned: dict[str, list[_BoundedEntry]] = {}
         self._owned_unbounded: dict[str, list[_UnboundedKey]] = {}
@@ -123,7 +161,7 @@ class InstantMultiset:
     """Instants of many items, each with a payload (see the module doc)."""
 
     def __init__(self) -> None:
-        self._sorted: SortedList[_InstantEntry] = SortedList()  # (at, owner, k, payload)
+        self._sorted: _Deferred[_InstantEntry] = _Deferred()  # (at, owner, k, payload)
         self._owned: dict[str, list[_OwnedInstant]] = {}
 
     def add(self, owner: str, instants: Iterable[InstantElement]) -> None:
@@ -170,8 +208,8 @@ class CountedSpanMultiset(SpanMultiset):
 
     def __init__(self) -> None:
         super().__init__()
-        self._starts: SortedList[datetime] = SortedList()
-        self._ends: SortedList[datetime] = SortedList()
+        self._starts: _Deferred[datetime] = _Deferred()
+        self._ends: _Deferred[datetime] = _Deferred()
 
     def add(self, owner: str, spans: Sequence[SpanElement]) -> None:
         super().add(owner, spans)
@@ -226,9 +264,9 @@ def _span_entries(
 ) -> tuple[list[_BoundedEntry], list[_UnboundedKey]]:
     bounded: list[_BoundedEntry] = []
     unbounded: list[_UnboundedKey] = []
-    seen: Counter[tuple[datetime, datetime | None]] = Counter()
+    seen: dict[tuple[datetime, datetime | None], int] = {}
     for start, end, opened in spans:
-        k = seen[start, end]
+        k = seen.get((start, end), 0)
         seen[start, end] = k + 1
         if end is None:
             unbounded.append((owner, start, opened, k))
@@ -239,9 +277,9 @@ def _span_entries(
 
 def _instant_entries(owner: str, instants: Iterable[InstantElement]) -> list[_OwnedInstant]:
     entries: list[_OwnedInstant] = []
-    seen: Counter[datetime] = Counter()
+    seen: dict[datetime, int] = {}
     for at, payload in instants:
-        k = seen[at]
+        k = seen.get(at, 0)
         seen[at] = k + 1
         entries.append((at, owner, k, payload))
     return entries

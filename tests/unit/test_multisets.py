@@ -3,11 +3,13 @@ multiset exactly as retracting the old contribution and adding the new one does.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from outcome_pulse.processors.engine.contribution import instants_differ_from
 from outcome_pulse.processors.engine.multisets import (
     CountedSpanMultiset,
     InstantElement,
@@ -100,3 +102,15 @@ def test_a_forgotten_owner_stays_counted_after_replacements(
         family.forget(owner)
     assert [family.count_containing(p) for p in probes] == counts
     assert len(family) == 0
+
+
+@given(instant_lists, instant_lists, st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_instants_differ_from_the_earliest_instant_of_one_multiset_only(
+    old: list[InstantElement], new: list[InstantElement], extend: bool
+) -> None:
+    if extend:  # the common case: the new contribution adds instants at the end
+        new = old + new
+    diff = (Counter(old) - Counter(new)) + (Counter(new) - Counter(old))
+    expected = min((at for at, _ in diff), default=None)
+    assert instants_differ_from(tuple(old), tuple(new)) == expected
