@@ -19,14 +19,19 @@ overlap or run backwards.
 
 Cost
 ----
-Each date's intervals are converted once and cached on the calendar, and the arithmetic walks
-day by day (never minute by minute), skipping whole days by their cached totals: a two-year span
-is about 730 dictionary look-ups.
+Each date's intervals are converted once and cached on the calendar. The arithmetic reads a
+*timeline*: the working spans of a run of consecutive dates, in time order, as integer
+microseconds, each with the business time before it. The business time before an instant is one
+bisection into it, so ``business_time_between`` is two and ``add_business_time`` one more
+(bisecting the running totals), whatever the span's length. The timeline grows to cover the
+dates asked about (it doubles, so it is rebuilt a few times at most); past ``_CACHE_LIMIT`` dates
+the arithmetic walks day by day instead, skipping whole days by their cached totals.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -39,6 +44,14 @@ _FULL_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "
 ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
 _CACHE_LIMIT = 50_000  # dates per calendar (over a century of days); cleared when exceeded
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DATE = _EPOCH.date()
+_MICRO = timedelta(microseconds=1)
+_DAY_MICROS = 86_400_000_000
+# A working span of date d lies within [UTC midnight of d - 1, UTC midnight of d + 2): local
+# midnights are within 15 hours of UTC's. So an instant of UTC day u is after every span of the
+# dates before u - 1 and before every span of the dates after u + 1.
+_MARGIN = 2
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
@@ -122,6 +135,7 @@ class BusinessCalendar:
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _spans: dict[date, tuple[Span, ...]] = field(init=False, repr=False, compare=False)
     _totals: dict[date, timedelta] = field(init=False, repr=False, compare=False)
+    _timeline: _Timeline = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -145,6 +159,7 @@ class BusinessCalendar:
         object.__setattr__(self, "_zone", zone)
         object.__setattr__(self, "_spans", {})
         object.__setattr__(self, "_totals", {})
+        object.__setattr__(self, "_timeline", _Timeline())
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -211,6 +226,14 @@ class BusinessCalendar:
             return -self.business_time_between(end, start)
         if self.is_always:
             return end - start
+        lo, hi = _micros(start), _micros(end)
+        if self._covers(lo // _DAY_MICROS, hi // _DAY_MICROS):
+            timeline = self._timeline
+            return (timeline.before(hi) - timeline.before(lo)) * _MICRO
+        return self._walk_between(start, end)
+
+    def _walk_between(self, start: datetime, end: datetime) -> timedelta:
+        """``business_time_between`` (``start <= end``) day by day (past the timeline's reach)."""
         start, end = start.astimezone(UTC), end.astimezone(UTC)
         # One day either side: an interval of one date can hold instants whose local date is
         # the next or previous one around a clock change at midnight.
@@ -245,6 +268,20 @@ class BusinessCalendar:
             return start
         if self.is_always:
             return start + duration
+        at = _micros(start)
+        day = at // _DAY_MICROS
+        wanted = duration // _MICRO
+        timeline = self._timeline
+        span = max(_MARGIN * 2, 16)
+        while self._covers(day, day + span):
+            found = timeline.reached(timeline.before(at) + wanted)
+            if found is not None:
+                return _EPOCH + found * _MICRO
+            span *= 2
+        return self._walk_add(start, duration)
+
+    def _walk_add(self, start: datetime, duration: timedelta) -> datetime:
+        """``add_business_time`` (``duration > 0``) day by day (past the timeline's reach)."""
         remaining = duration
         day = self.local_date(start) - _ONE_DAY
         while True:
@@ -260,6 +297,28 @@ class BusinessCalendar:
                         return lo + remaining
                     remaining -= hi - lo
             day += _ONE_DAY
+
+    def _covers(self, first: int, last: int) -> bool:
+        """Make the timeline hold every span that can reach UTC days ``first`` to ``last``
+        (days since 1970-01-01); False when that is more dates than ``_CACHE_LIMIT``."""
+        timeline = self._timeline
+        lo, hi = first - _MARGIN, last + _MARGIN + 1
+        if timeline.first_day <= lo and hi <= timeline.end_day:
+            return True
+        if timeline.end_day > timeline.first_day:  # grow by doubling, to amortise rebuilds
+            reach = timeline.end_day - timeline.first_day
+            if lo < timeline.first_day:
+                lo = min(lo, timeline.first_day - reach)
+            if hi > timeline.end_day:
+                hi = max(hi, timeline.end_day + reach)
+            lo, hi = min(lo, timeline.first_day), max(hi, timeline.end_day)
+        if hi - lo > _CACHE_LIMIT:
+            return False
+        if lo < timeline.first_day or timeline.end_day <= timeline.first_day:
+            timeline.reset(lo)
+        for offset in range(timeline.end_day, hi):
+            timeline.append(self.day_spans(_EPOCH_DATE + timedelta(days=offset)))
+        return True
 
     def is_business_time(self, moment: datetime) -> bool:
         """Whether business time runs at ``moment`` (intervals are half-open: 17:00 is not)."""
@@ -350,6 +409,54 @@ class BusinessCalendar:
             else:
                 high = middle
         return lo + timedelta(seconds=low)
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC (exact; any offset)."""
+    return (moment - _EPOCH) // _MICRO
+
+
+class _Timeline:
+    """The working spans of the days ``first_day`` to ``end_day`` (exclusive; days since
+    1970-01-01), in time order, as microseconds since the epoch, and the business time before
+    each span: ``before(t)`` is the business time of those days before instant ``t``."""
+
+    __slots__ = ("end_day", "ends", "first_day", "starts", "totals")
+
+    def __init__(self) -> None:
+        self.reset(0)
+
+    def reset(self, first_day: int) -> None:
+        self.first_day = self.end_day = first_day
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.totals: list[int] = []
+        """Business time up to the end of each span."""
+
+    def append(self, spans: tuple[Span, ...]) -> None:
+        """Add the spans of day ``end_day`` (they follow every span held)."""
+        total = self.totals[-1] if self.totals else 0
+        for lo, hi in spans:
+            start, end = _micros(lo), _micros(hi)
+            self.starts.append(start)
+            self.ends.append(end)
+            total += end - start
+            self.totals.append(total)
+        self.end_day += 1
+
+    def before(self, moment: int) -> int:
+        index = bisect_right(self.starts, moment) - 1
+        if index < 0:
+            return 0
+        end = self.ends[index]
+        return self.totals[index] - (end - moment if moment < end else 0)
+
+    def reached(self, amount: int) -> int | None:
+        """The first instant the business time held reaches ``amount`` (None: not held)."""
+        index = bisect_left(self.totals, amount)
+        if index == len(self.totals):
+            return None
+        return self.ends[index] - (self.totals[index] - amount)
 
 
 def weekday_index(key: int | str) -> int:

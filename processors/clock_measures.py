@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from outcome_pulse.processors.calendar import BusinessCalendar
-from outcome_pulse.processors.contract import TimeToTargetKpi
+from outcome_pulse.processors.contract import Contract, TimeToTargetKpi
 from outcome_pulse.processors.item_history import ItemHistory, Span
 from outcome_pulse.processors.sla_clock import (
     ClockReading,
@@ -140,12 +140,43 @@ def read_open_clock(
 
 
 def clock_timeline(history: ItemHistory, kpi: TimeToTargetKpi) -> ClockTimeline:
-    transitions = _transitions(history, kpi)
-    return fold_transitions(
-        transitions,
-        opened_at=history.opened_at,
-        retroactive_start=kpi.clock.retroactive_start,
-    )
+    """The item's clock under ``kpi``'s clock spec, folded once per change of the item."""
+    clock = kpi.clock
+
+    def build() -> tuple[object, ClockTimeline]:
+        transitions = _transitions(history, kpi)
+        timeline = fold_transitions(
+            transitions,
+            opened_at=history.opened_at,
+            retroactive_start=clock.retroactive_start,
+        )
+        return clock, timeline
+
+    key = ("clock_timeline", id(clock))
+    held, timeline = history.derived(key, build)
+    if held is not clock:  # another spec once had that id (a checkpoint's cache)
+        held, timeline = history.rederive(key, build)
+    return timeline
+
+
+def contract_measures(
+    history: ItemHistory, kpi: TimeToTargetKpi, contract: Contract
+) -> ItemClockMeasures:
+    """``measure_clock`` on the contract's calendar of each priority (``Contract.calendar_of``),
+    derived once per change of the item (the contribution and the breach model's clocks both
+    read it)."""
+
+    def calendar(priority: str | None) -> BusinessCalendar:
+        return contract.calendar_of(kpi, priority)
+
+    def build() -> tuple[object, object, ItemClockMeasures]:
+        return kpi, contract, measure_clock(history, kpi, calendar)
+
+    key = ("clock_measures", id(kpi), id(contract))
+    held_kpi, held_contract, measures = history.derived(key, build)
+    if held_kpi is not kpi or held_contract is not contract:  # ids reused (see above)
+        held_kpi, held_contract, measures = history.rederive(key, build)
+    return measures
 
 
 def measure_clock(

@@ -19,7 +19,7 @@ view at instant ``t`` depends only on the events at or before ``t``.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar, cast
@@ -78,7 +78,7 @@ class ItemHistory:
     item_id: str
     kind: ItemKind
     events: dict[EventKey, tuple[ItemEvent, int]] = field(default_factory=dict)
-    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+    _cache: dict[Hashable, object] = field(default_factory=dict, repr=False)
 
     def add(self, event: ItemEvent, sequence: int = 0) -> bool:
         """Record an event; False (and no change) when one with its time and id is known."""
@@ -91,10 +91,20 @@ class ItemHistory:
 
     # -- derived views (cached until the next add) ---------------------------------------------
 
-    def _cached(self, name: str, build: Callable[[], T]) -> T:
+    def _cached(self, name: Hashable, build: Callable[[], T]) -> T:
         if name not in self._cache:
             self._cache[name] = build()
         return cast(T, self._cache[name])
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A view another module derives from the events (a KPI's clock timeline), built once
+        and kept until the next ``add``; ``key`` names it (a tuple led by the module's name)."""
+        return self._cached(key, build)
+
+    def rederive(self, key: Hashable, build: Callable[[], T]) -> T:
+        """Build the view ``derived`` keeps under ``key`` again, replacing what it held."""
+        value = self._cache[key] = build()
+        return value
 
     def ordered(self) -> list[tuple[Stamp, ItemEvent, int]]:
         def build() -> list[tuple[Stamp, ItemEvent, int]]:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from outcome_pulse.processors.calendar import BusinessCalendar
-from outcome_pulse.processors.clock_measures import CalendarFor, measure_clock
+from outcome_pulse.processors.clock_measures import CalendarFor, contract_measures
 from outcome_pulse.processors.contract import (
     Contract,
     DataQualityKpi,
@@ -140,7 +140,7 @@ def contribution_of(
     open_clocks: set[str] = set()
     crossings: dict[str, tuple[RiskCrossing, ...]] = {}
     for kpi in plan.clock_kpis:
-        m = measure_clock(item, kpi, calendar_for(contract, kpi))
+        m = contract_measures(item, kpi, contract)
         crossings[kpi.id] = risk_crossings(item, kpi, m)
         spans[clock_family("measured", kpi.id)] = tuple(
             (s.start, s.end, None) for s in m.measured_open
@@ -262,5 +262,8 @@ def instants_differ_from(
         return None
     if not old or not new:
         return min(at for at, _ in (old or new))
+    common = min(len(old), len(new))
+    if old[:common] == new[:common]:  # one extends the other (an item's new completion)
+        return min(at for at, _ in (old[common:] or new[common:]))
     diff = (Counter(old) - Counter(new)) + (Counter(new) - Counter(old))
     return min((at for at, _ in diff), default=None)

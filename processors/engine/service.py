@@ -274,18 +274,14 @@ class ServiceState:
                 if moment is not None:
                     self.check_change(moment)
                     self._mark(moment)
-                    family = self.spans.setdefault(key, SpanMultiset())
-                    family.retract(item_id)
-                    family.add(item_id, spans)
+                    self.spans.setdefault(key, SpanMultiset()).replace(item_id, spans)
             for key, instants in new.instants.items():
                 before_i = () if old is None else old.instants.get(key, ())
                 moment = instants_differ_from(before_i, instants)
                 if moment is not None:
                     self.check_change(moment)
                     self._mark(moment)
-                    ifamily = self.instants.setdefault(key, InstantMultiset())
-                    ifamily.retract(item_id)
-                    ifamily.add(item_id, instants)
+                    self.instants.setdefault(key, InstantMultiset()).replace(item_id, instants)
             for kpi_id, holders in self.open_clock_items.items():
                 if kpi_id in new.open_clocks:
                     holders.add(item_id)

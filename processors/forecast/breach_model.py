@@ -34,7 +34,9 @@ class ScoreModel(Protocol):
 
     def score(self, x: Features) -> float: ...
 
-    def learn(self, x: Features, breached: bool) -> None: ...
+    def learn(self, x: Features, breached: bool) -> float:
+        """Learn one case; return its score from before (what the calibrator learns)."""
+        ...
 
 
 class OnlineLogistic:
@@ -100,10 +102,12 @@ class OnlineLogistic:
         proba = self.linear.predict_proba_one(self._vector(x))  # type: ignore[no-untyped-call]
         return float(proba.get(True, 0.0))
 
-    def learn(self, x: Features, breached: bool) -> None:
+    def learn(self, x: Features, breached: bool) -> float:
         vector = self._vector(x)  # as it would have been predicted: before counting the case
+        proba = self.linear.predict_proba_one(vector)  # type: ignore[no-untyped-call]
         self.linear.learn_one(vector, breached)
         self._observe(x, breached)
+        return float(proba.get(True, 0.0))
 
 
 def default_model() -> ScoreModel:
@@ -123,8 +127,8 @@ class CalibratedModel:
         return self.calibrator.calibrate(self.model.score(x))
 
     def learn(self, x: Features, breached: bool) -> None:
-        self.calibrator.learn(self.model.score(x), breached)
-        self.model.learn(x, breached)
+        # The score before learning, from the one feature vector the model learns with.
+        self.calibrator.learn(self.model.learn(x, breached), breached)
         self.learned += 1
         self.breaches += 1 if breached else 0
 

@@ -72,22 +72,19 @@ def residuals(
 ) -> list[tuple[datetime, float, float, float]]:
     """``(at, observed, baseline, residual)`` for each sample that has a baseline."""
     index = {at: value for at, value in zip(times, values, strict=True)}
+    slots = LocalSlots(zone)
     out = []
     for at, value in zip(times, values, strict=True):
-        sample = _residual(at, value, index, zone, counts)
+        sample = _residual(at, value, index, slots, counts)
         if sample is not None:
             out.append(sample)
     return out
 
 
 def _residual(
-    at: datetime, value: float, index: Mapping[datetime, float], zone: ZoneInfo, counts: bool
+    at: datetime, value: float, index: Mapping[datetime, float], slots: LocalSlots, counts: bool
 ) -> tuple[datetime, float, float, float] | None:
-    same_slot = []
-    for weeks in range(1, BASELINE_WEEKS + 1):
-        back = _same_local_slot(at, weeks, zone)
-        if back in index:
-            same_slot.append(index[back])
+    same_slot = [index[back] for back in slots.of(at) if back in index]
     if len(same_slot) < MIN_WEEKS:
         return None
     base = sum(same_slot) / len(same_slot)
@@ -97,11 +94,25 @@ def _residual(
     return (at, value, base, max(-5.0, min(5.0, z)))
 
 
-def _same_local_slot(at: datetime, weeks: int, zone: ZoneInfo) -> datetime:
-    """The instant ``weeks`` weeks earlier at the same local weekday and time of day."""
-    local = at.astimezone(zone)
-    back = (local.replace(tzinfo=None) - weeks * _WEEK).replace(tzinfo=zone)
-    return back.astimezone(at.tzinfo)
+class LocalSlots:
+    """The baseline's instants of each sample instant: 1 to ``BASELINE_WEEKS`` weeks earlier at
+    the same local weekday and time of day (the local time of day read with ``fold=0``), kept
+    for all the series read together (the watched series of a service share its grid: one
+    conversion into the zone per instant, not two per week and series)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._held: dict[datetime, tuple[datetime, ...]] = {}
+
+    def of(self, at: datetime) -> tuple[datetime, ...]:
+        found = self._held.get(at)
+        if found is None:
+            local = at.astimezone(self.zone).replace(tzinfo=None)
+            found = self._held[at] = tuple(
+                (local - weeks * _WEEK).replace(tzinfo=self.zone).astimezone(at.tzinfo)
+                for weeks in range(1, BASELINE_WEEKS + 1)
+            )
+        return found
 
 
 def detect(
@@ -213,6 +224,7 @@ class DriftTracker:
     def update(
         self, series: Mapping[tuple[str, str, str], tuple[Sequence[datetime], Sequence[float]]]
     ) -> None:
+        slots = LocalSlots(self.zone)  # for this update only: the instants fed now
         for key in sorted(series):
             service, kpi, indicator = key
             if indicator not in WATCHED:
@@ -229,7 +241,7 @@ class DriftTracker:
             counts = indicator in COUNT_INDICATORS
             for at, value in zip(times[state.fed :], values[state.fed :], strict=True):
                 state.index[at] = value
-                sample = _residual(at, value, state.index, self.zone, counts)
+                sample = _residual(at, value, state.index, slots, counts)
                 if sample is not None:
                     state.detector.feed(sample)
             state.fed = len(times)

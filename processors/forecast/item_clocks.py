@@ -25,7 +25,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from outcome_pulse.processors.calendar import BusinessCalendar
-from outcome_pulse.processors.clock_measures import clock_timeline, measure_clock, read_open_clock
+from outcome_pulse.processors.clock_measures import (
+    clock_timeline,
+    contract_measures,
+    read_open_clock,
+)
 from outcome_pulse.processors.contract import Contract, KpiBase, RatioKpi, TimeToTargetKpi
 from outcome_pulse.processors.forecast.features import (
     ClockSnapshot,
@@ -142,7 +146,7 @@ class ItemClock:
             for _, event, _ in self.item.ordered()
             if ClockAction.PAUSE in kpi.clock.actions_for(event)
         )
-        measures = measure_clock(self.item, kpi, self._calendar_for)
+        measures = contract_measures(self.item, kpi, self.contract)
         self._settled = [(r.at, not r.met) for r in measures.resolutions]
         self._retroactive = kpi.clock.retroactive_start
 

@@ -333,3 +333,93 @@ def test_fast_path_matches_converting_each_boundary(zone: str) -> None:
         )
         assert cal.day_spans(day) == expected, day
         day += timedelta(days=1)
+
+
+# -- the timeline against summing each day's spans ---------------------------------------------
+
+
+def _summed(cal: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
+    """Business time of ``[a, b)`` (a <= b) as the sum of every nearby day's clipped spans."""
+    total = ZERO
+    day = a.astimezone(UTC).date() - timedelta(days=3)
+    while day <= b.astimezone(UTC).date() + timedelta(days=3):
+        for lo, hi in cal.day_spans(day):
+            lo, hi = max(lo, a), min(hi, b)
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total
+
+
+@given(any_calendar, moments, moments)
+@no_deadline
+def test_between_equals_the_sum_of_each_days_spans(
+    cal: BusinessCalendar, a: datetime, b: datetime
+) -> None:
+    a, b = min(a, b), max(a, b)
+    assert cal.business_time_between(a, b) == _summed(cal, a, b)
+
+
+@given(any_calendar, moments, durations)
+@no_deadline
+def test_add_is_the_first_instant_the_sum_of_spans_reaches(
+    cal: BusinessCalendar, start: datetime, duration: timedelta
+) -> None:
+    reached = cal.add_business_time(start, duration)
+    assert _summed(cal, start, reached) == duration
+    if duration > ZERO:
+        assert _summed(cal, start, reached - MICRO) < duration
+
+
+@pytest.mark.parametrize("cal", FIXED, ids=["office", "split", "nights", "24x7"])
+def test_beyond_the_timelines_reach_the_day_walk_gives_the_same(cal: BusinessCalendar) -> None:
+    # Past _CACHE_LIMIT dates the arithmetic walks day by day: same answers, from a fresh copy
+    # of the calendar whose timeline may hold only a few days.
+    import outcome_pulse.processors.calendar as module
+
+    moments = [
+        datetime(2011, 3, 27, 0, 30, tzinfo=UTC) + timedelta(hours=37 * k) for k in range(40)
+    ]
+    pairs = [(x, y) for x in moments[::7] for y in moments if x <= y]
+    expected = [
+        (cal.business_time_between(x, y), cal.add_business_time(x, y - x)) for x, y in pairs
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "_CACHE_LIMIT", 12)
+        fresh = BusinessCalendar(cal.time_zone, cal.week, cal.holidays, cal.name)
+        walked = [
+            (fresh.business_time_between(x, y), fresh.add_business_time(x, y - x)) for x, y in pairs
+        ]
+    assert walked == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "local_hours", "utc_from", "utc_to", "one_hour_in"),
+    [
+        # Lord Howe is UTC+11 in January: local 00:00-02:00 of the 11th is 13:00-15:00 UTC
+        # of the 10th, a span of the next local date inside one UTC day.
+        (
+            "Australia/Lord_Howe",
+            "00:00-02:00",
+            datetime(2012, 1, 10),
+            datetime(2012, 1, 10, 20),
+            datetime(2012, 1, 10, 14),
+        ),
+        # Honolulu is UTC-10: local 20:00-22:00 of the 10th is 06:00-08:00 UTC of the 11th.
+        (
+            "Pacific/Honolulu",
+            "20:00-22:00",
+            datetime(2012, 1, 11, 1),
+            datetime(2012, 1, 11, 9),
+            datetime(2012, 1, 11, 7),
+        ),
+    ],
+)
+def test_a_fresh_calendar_sees_the_spans_of_neighbouring_local_dates(
+    zone: str, local_hours: str, utc_from: datetime, utc_to: datetime, one_hour_in: datetime
+) -> None:
+    cal = BusinessCalendar.weekly(zone, {day: [local_hours] for day in range(7)})
+    a, b = utc_from.replace(tzinfo=UTC), utc_to.replace(tzinfo=UTC)
+    assert cal.business_time_between(a, b) == timedelta(hours=2)
+    fresh = BusinessCalendar.weekly(zone, {day: [local_hours] for day in range(7)})
+    assert fresh.add_business_time(a, timedelta(hours=1)) == one_hour_in.replace(tzinfo=UTC)

@@ -7,7 +7,10 @@ import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from outcome_pulse.processors.forecast.drift import drift_signals
+from hypothesis import given
+from hypothesis import strategies as st
+
+from outcome_pulse.processors.forecast.drift import BASELINE_WEEKS, LocalSlots, drift_signals
 
 ZONE = ZoneInfo("Europe/Rome")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -47,3 +50,22 @@ def test_signals_are_a_function_of_the_series() -> None:
     one = drift_signals("c", ZONE, series(8 * 7 * 24, 0.5))
     assert one == drift_signals("c", ZONE, series(8 * 7 * 24, 0.5))
     assert one and one[0].direction == "down"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2010, 1, 1), max_value=datetime(2014, 12, 31), timezones=st.just(UTC)
+    ),
+    st.sampled_from(["Europe/Brussels", "America/New_York", "Australia/Lord_Howe", "UTC"]),
+)
+def test_the_baseline_instants_are_the_same_local_slot_weeks_back(at: datetime, name: str) -> None:
+    zone = ZoneInfo(name)
+    expected = []
+    for weeks in range(1, BASELINE_WEEKS + 1):  # each week back converted on its own
+        local = at.astimezone(zone)
+        back = (local.replace(tzinfo=None) - weeks * timedelta(days=7)).replace(tzinfo=zone)
+        expected.append(back.astimezone(UTC))
+    slots = LocalSlots(zone)
+    assert slots.of(at) == tuple(expected)
+    assert [b.utcoffset() for b in slots.of(at)] == [timedelta(0)] * BASELINE_WEEKS
+    assert slots.of(at) is slots.of(at)  # kept
