@@ -34,7 +34,8 @@ class HealthMetrics:
         self.checkpoints_ignored = Counter(
             "pulse_engine_checkpoints_ignored",
             "Engine checkpoints found but not loaded (the contract rebuilt instead), by reason: "
-            "fingerprint (another contract version or engine code) or unreadable.",
+            "fingerprint (another contract version or engine code), unreadable, or trimmed (an "
+            "event applied since lies behind its trim's horizon: rebuilt from the applied events).",
             ["reason"],
             registry=r,
         )
@@ -66,7 +67,7 @@ class HealthMetrics:
             self.alert_deliveries.labels(outcome)
         for how in ("checkpoint", "rebuild"):
             self.contract_starts.labels(how)
-        for reason in ("fingerprint", "unreadable"):
+        for reason in ("fingerprint", "unreadable", "trimmed"):
             self.checkpoints_ignored.labels(reason)
         for result in ("ok", "failed"):
             self.monitor_rounds.labels(result)

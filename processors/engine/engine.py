@@ -330,6 +330,9 @@ class ContractEngine:
           (``series_values``, ``final_series``), the others' are gone (``last`` then raises:
           a driver that trims keeps the points it was given, as the backtest's spool does).
 
+        A trim that would drop nothing (no item, no grid instant) changes nothing, sets no
+        horizon and freezes nothing: the engine stays whole, and takes any late event.
+
         What stays growing with history: the trimmed items' ids, their arrivals and backlog
         counters, risk crossings, period outcomes, the kept series and the breach model's
         cases (``forecast.open_clocks``)."""
@@ -340,11 +343,20 @@ class ContractEngine:
         freeze = mark - margin
         if self._trimmed_before is not None and freeze < self._trimmed_before:
             freeze = self._trimmed_before
+        points = {
+            group: point
+            for group, service in self._services.items()
+            if (point := service.trim_point(freeze, last)) is not None
+        }
+        if not any(
+            self._services[group].trimmable(point)
+            or any(self._services[group].grid_trims(point, freeze).values())
+            for group, point in points.items()
+        ):
+            return 0  # nothing would be dropped: no horizon either (the engine stays whole)
         dropped = 0
-        for service in self._services.values():
-            point = service.trim_point(freeze, last)
-            if point is None:
-                continue
+        for group, point in points.items():
+            service = self._services[group]
             service.freeze(freeze, last, mark)
             dropped += service.trim_items(point)
             counts = service.grid_trims(point, freeze)

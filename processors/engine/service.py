@@ -202,9 +202,13 @@ class ServiceState:
                 held.setdefault(measure.kpi.id, []).append(measure)
         self.frozen, self.frozen_to = held, freeze
 
+    def trimmable(self, point: datetime) -> list[str]:
+        """The compacted items whose every span and instant lies before ``point``."""
+        return [i for i in sorted(self.compacted) if _before(self.contributions[i], point)]
+
     def trim_items(self, point: datetime) -> int:
         """Drop the compacted items whose every span and instant lies before ``point``."""
-        gone = [i for i in sorted(self.compacted) if _before(self.contributions[i], point)]
+        gone = self.trimmable(point)
         for item_id in gone:
             contribution = self.contributions.pop(item_id)
             for key in contribution.spans:

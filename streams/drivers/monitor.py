@@ -44,8 +44,19 @@ contract version or engine code: logged and counted), rebuilt from all stored ev
 contract's sources and its rows rewritten. A round writes new checkpoints of every contract of
 the shard when it rebuilt one, and otherwise every ``checkpoint_every``, emptying the shard's
 ``pulse_monitor_applied`` rows in the same transaction, under the shard's claim; so a start costs
-loading the checkpoints and the events of at most that long, not the whole history. With no
-contract it still runs, only clearing the inbox. The evaluation depends only on the set of
+loading the checkpoints and the events of at most that long, not the whole history.
+
+A checkpoint holds the engine trimmed first (``ContractEngine.trim`` with ``TRIM_KEEP``: what
+lies wholly behind a horizon a week behind the watermark is dropped, the series the alert rules
+and the drift tracker read are kept whole), and the live engine stays trimmed. A step that needs
+what was trimmed (an event behind the horizon; ``TrimmedStateNeeded`` before anything changed)
+rebuilds that contract whole from every stored event the shard applied (``pulse_events`` but the
+rows still in its inbox) at the frontier it held before the step, and redoes the step on it: the
+rows, late events (with the final rows they corrected), clocks and alerts are those of a monitor
+that never trimmed, and nothing else is rewritten. At a start, a checkpoint whose events applied
+since reach behind its horizon is rebuilt the same way (counted as a rebuild, ignored as
+"trimmed"), then takes the inbox as a resumed one does. With no contract it still runs, only
+clearing the inbox. The evaluation depends only on the set of
 events, so a rebuild, a resumed checkpoint, a re-read inbox row or a duplicate changes nothing:
 the rows always equal what the backtest computes from the same events.
 
@@ -64,12 +75,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from outcome_pulse.processors.alerting.engine_inputs import SERIES_READ
 from outcome_pulse.processors.alerting.episodes import AlertEpisode
 from outcome_pulse.processors.alerting.evaluate import evaluate_alerts
 from outcome_pulse.processors.alerting.model_inputs import model_alert_inputs
 from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.errors import TrimmedStateNeeded
 from outcome_pulse.processors.evaluation import ContractEvaluation
-from outcome_pulse.processors.forecast.drift import DriftSignal
+from outcome_pulse.processors.forecast.drift import WATCHED, DriftSignal
 from outcome_pulse.processors.lifecycle import ItemEvent
 from outcome_pulse.processors.measurements import LateEvent, diff
 from outcome_pulse.processors.partition_progress import Hold, event_time_frontier
@@ -81,6 +94,13 @@ from outcome_pulse.streams.drivers.engine_checkpoint import fingerprint, freeze,
 from outcome_pulse.streams.drivers.forecast_rows import ForecastRows
 
 log = logging.getLogger(__name__)
+
+TRIM_KEEP = SERIES_READ | frozenset(WATCHED)
+"""The indicators whose series the monitor reads over the whole history every round (the
+alert rules' counts, the drift tracker's watched series): its trims keep them whole."""
+
+_EVERY_ROW = 2**31 - 1
+"""An inbox read's limit that reads every row."""
 
 # Per (topic, partition) of the events topic, the records the worker group has not committed
 # (``HOLD``: the broker could not be asked).
@@ -98,7 +118,9 @@ class TickReport:
     resumed: int = 0
     """Contracts loaded from their checkpoints (a start; the others were rebuilt)."""
     ignored_checkpoints: tuple[str, ...] = ()
-    """Why each checkpoint found but not loaded was ignored ("fingerprint", "unreadable")."""
+    """Why each checkpoint found but not loaded was ignored ("fingerprint", "unreadable"), or
+    loaded but not usable ("trimmed": an event applied since lies behind its trim's horizon,
+    so the contract was rebuilt whole from the events the shard applied)."""
 
 
 class ContractMonitor:
@@ -189,6 +211,8 @@ class ContractMonitor:
         self.alerts = {}
         loading = time.monotonic()
         resumed, ignored = await self._resume(tick)
+        # Those whose checkpoint could not take the events applied since were rebuilt whole.
+        loaded_from_checkpoints = len(resumed) - ignored.count("trimmed")
         loaded = time.monotonic() - loading
         stale = [c for c in self.contracts if c.contract not in resumed]
         sources = sorted({svc.source for c in stale for svc in c.services.values()})
@@ -211,8 +235,10 @@ class ContractMonitor:
                 points += len(result.points)
                 outcomes += len(result.outcomes)
             evaluations[contract.contract] = evaluation
-        # The resumed ones have yet to see the inbox (the rebuilt ones read it among the stored).
+        # The resumed ones have yet to see the inbox (the rebuilt ones read it among the stored);
+        # a step that needs what a checkpoint's trim dropped replaces its evaluation.
         changed = await self._apply(tick, resumed, inbox.events, frontier, alerts=False)
+        evaluations.update(resumed)
         # Every contract's forecasting rows replaced, resumed or rebuilt: a checkpoint holds the
         # engine (period forecasts come from it); the drift tracker refills from its final series.
         # Then its alerts, as a rebuild's: what its events (and the drift signals) give now.
@@ -239,7 +265,7 @@ class ContractMonitor:
             "events applied since in %.1f s), %d rebuilt from %d stored events (%d points, %d "
             "outcomes)%s; %.1f s in all",
             len(evaluations),
-            len(resumed),
+            loaded_from_checkpoints,
             loaded,
             len(stale),
             len(stored),
@@ -255,7 +281,7 @@ class ContractMonitor:
             outcomes + changed.outcomes,
             changed.late,
             changed.alerts,
-            len(resumed),
+            loaded_from_checkpoints,
             tuple(ignored),
         )
 
@@ -284,10 +310,19 @@ class ContractMonitor:
         # its latest event): the resumed evaluation then holds exactly the rows the previous
         # owner wrote, finality included, and judges the inbox's events late or not as it would.
         frontiers = await tick.recorded_frontiers(list(resumed))
-        for name, evaluation in resumed.items():
+        for name, evaluation in list(resumed.items()):
             await self._restore(tick, evaluation, since)
             left = frontiers.get(name)
-            await asyncio.to_thread(partial(evaluation.step, since, frontier=left))
+            held = _frontier_of(evaluation)
+            try:
+                await asyncio.to_thread(partial(evaluation.step, since, frontier=left))
+            except TrimmedStateNeeded as exc:  # an event applied since is behind its horizon
+                # The previous owner's evaluation whole (its rows are in the database already),
+                # from the events it had applied; the inbox is then applied to it as to a
+                # resumed one, so its late events are recorded as that owner would have.
+                evaluation = await self._whole(tick, evaluation.contract, held, left, exc)
+                resumed[name] = evaluation
+                ignored.append("trimmed")
             await asyncio.to_thread(evaluation.compact)
         return resumed, ignored
 
@@ -296,10 +331,12 @@ class ContractMonitor:
     ) -> None:
         """Checkpoints of every evaluation as of this round (empties the shard's applied
         events)."""
-        states = [
-            (name, fingerprint(e.contract), await asyncio.to_thread(freeze, e))
-            for name, e in evaluations.items()
-        ]
+        states = []
+        for name, evaluation in evaluations.items():
+            # Trimmed first: the next owner then loads what is open, not the whole history.
+            await asyncio.to_thread(partial(evaluation.trim, keep=TRIM_KEEP))
+            state = await asyncio.to_thread(freeze, evaluation)
+            states.append((name, fingerprint(evaluation.contract), state))
         await tick.write_checkpoints(states)
         self._checkpointed_at = self._clock()
 
@@ -338,11 +375,20 @@ class ContractMonitor:
         """Step the evaluations with ``events`` and write what changed (without ``alerts``:
         not the alerts, the caller evaluates them)."""
         points = outcomes = late = alerts_written = 0
-        for evaluation in evaluations.values():
+        for name in list(evaluations):
+            evaluation = evaluations[name]
             await self._restore(tick, evaluation, events)
-            step = await asyncio.to_thread(
-                partial(evaluation.step, events, frontier=_given(evaluation, frontier))
-            )
+            held = _frontier_of(evaluation)
+            try:
+                step = await asyncio.to_thread(
+                    partial(evaluation.step, events, frontier=_given(evaluation, frontier))
+                )
+            except TrimmedStateNeeded as exc:  # the step needs what a trim dropped
+                evaluation = await self._whole(tick, evaluation.contract, held, None, exc)
+                evaluations[name] = evaluation
+                step = await asyncio.to_thread(
+                    partial(evaluation.step, events, frontier=_given(evaluation, frontier))
+                )
             await asyncio.to_thread(evaluation.compact)
             contract = evaluation.contract.contract
             rows = self._forecast_rows[contract]
@@ -371,6 +417,38 @@ class ContractMonitor:
         if self.gauges is not None:
             self.gauges.count_late(late)
         return _Written(points, outcomes, late, alerts_written)
+
+    async def _whole(
+        self,
+        tick: MonitorTick,
+        contract: Contract,
+        held: tuple[bool, datetime | None],
+        frontier: datetime | None,
+        why: TrimmedStateNeeded,
+    ) -> ContractEvaluation:
+        """The evaluation a trimmed one (``ContractEngine.trim``) stood for, whole: rebuilt from
+        every stored event the shard applied (not those still in its inbox: the step that
+        needed what was trimmed applies them next, as new events, late or not as they were),
+        at the frontier the trimmed one held before that step (``held``, ``_frontier_of``),
+        then ``frontier``. Its rows are those the database holds (they depend only on the
+        events and the watermark), so nothing is rewritten."""
+        log.warning(
+            "contract %s: %s; rebuilding it whole from the events the shard applied",
+            contract.contract,
+            why,
+        )
+        sources = sorted({svc.source for svc in contract.services.values()})
+        stored = await tick.all_events(sources)
+        # Read after the stored events: an event stored since is in the inbox, so left out.
+        pending = await tick.inbox(_EVERY_ROW, with_events=False)
+        waiting = set(pending.keys)
+        applied = [e for e in stored if (e[0].time, e[0].source, e[0].event_id) not in waiting]
+        evaluation = ContractEvaluation(contract)
+        given, driver = held
+        if given:
+            evaluation.advance_frontier(driver)
+        await asyncio.to_thread(partial(evaluation.rebuild, applied, frontier=frontier))
+        return evaluation
 
     def _deliver(self) -> None:
         if self.on_alerts is None or self._evaluations is None:
@@ -483,6 +561,12 @@ def _alerts_of(evaluation: ContractEvaluation, drift: Sequence[DriftSignal]) -> 
     no prediction or forecast history)."""
     inputs = model_alert_inputs(evaluation, None, drift=drift)
     return [] if inputs is None else evaluate_alerts(evaluation.contract, inputs)
+
+
+def _frontier_of(evaluation: ContractEvaluation) -> tuple[bool, datetime | None]:
+    """Whether the driver gives the evaluation its frontier, and the latest it gave: read
+    before a step (a step that raises ``TrimmedStateNeeded`` halfway may have moved it)."""
+    return evaluation.frontier_given, evaluation.driver_frontier
 
 
 def _given(evaluation: ContractEvaluation, frontier: datetime | Hold | None) -> datetime | None:

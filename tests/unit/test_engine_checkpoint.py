@@ -128,6 +128,56 @@ def test_a_monitor_started_from_a_checkpoint_equals_one_that_saw_everything(
     assert _state(restarted) == _state(continuous)
 
 
+def _trimmed_start_rounds() -> list[list[tuple[ItemEvent, int]]]:
+    """``_rounds`` with the first ten in one: the checkpoint of the rebuild that starts the
+    monitor is then trimmed (``ContractEngine.trim`` drops items and grid heads)."""
+    rounds = _rounds()
+    return [[e for r in rounds[:10] for e in r], *rounds[10:]]
+
+
+def test_events_applied_since_behind_a_trimmed_checkpoint_s_horizon_rebuild_it_whole() -> None:
+    """The checkpoint is trimmed, and a late event applied since is behind its horizon: the
+    start rebuilds the evaluation whole from the events the shard applied (reported as a
+    rebuild, ``ignored_checkpoints == ("trimmed",)``), and then applies the inbox to it as to
+    a resumed one: the same rows, late events, clocks and alerts."""
+    contract = load_contract(CONTRACT)
+    rounds = _trimmed_start_rounds()
+    continuous, _ = _run(contract, rounds, NEVER)
+    saved = next(iter(continuous.checkpoint_rows.values()))
+    thawed = thaw(contract, (saved[1], saved[2])).evaluation
+    assert thawed is not None and thawed.trimmed_before is not None, "a trimmed checkpoint"
+    horizon = thawed.trimmed_before
+    since = [e for r in rounds[1:5] for e, _ in r if e.event_id.endswith("-late")]
+    assert any(e.time < horizon for e in since), "an event applied since is behind it"
+    restarted, reports = _run(contract, rounds, NEVER, 5)
+    assert reports[5].rebuilt and reports[5].resumed == 0
+    assert reports[5].ignored_checkpoints == ("trimmed",)
+    assert _state(restarted) == _state(continuous)
+
+
+def test_an_inbox_event_behind_a_loaded_trimmed_checkpoint_s_horizon() -> None:
+    """A checkpoint every round (each trimmed): the start loads the latest, and the inbox it
+    applies first has a late event behind that checkpoint's horizon, so that step rebuilds the
+    evaluation whole from the events the shard applied and steps the inbox on it: the late
+    event is recorded with the final rows it corrected, as by the monitor that saw every
+    round."""
+    contract = load_contract(CONTRACT)
+    rounds = _trimmed_start_rounds()
+    restart = 1  # right after the start's rebuild wrote its (trimmed) checkpoint
+    continuous, _ = _run(contract, rounds, ALWAYS)
+    before, _ = _run(contract, rounds[:restart], ALWAYS)
+    saved = next(iter(before.checkpoint_rows.values()))
+    thawed = thaw(contract, (saved[1], saved[2])).evaluation
+    assert thawed is not None and thawed.trimmed_before is not None
+    horizon = thawed.trimmed_before
+    late = [e for e, _ in rounds[restart] if e.event_id.endswith("-late")]
+    assert any(e.time < horizon for e in late), "the inbox reaches behind it"
+    restarted, reports = _run(contract, rounds, ALWAYS, restart)
+    assert reports[restart].rebuilt and reports[restart].resumed == 1
+    assert reports[restart].late_events >= 1
+    assert _state(restarted) == _state(continuous)
+
+
 def test_a_checkpoint_of_another_contract_or_a_broken_one_is_not_loaded() -> None:
     contract = load_contract(CONTRACT)
     rounds = _rounds()[:8]
