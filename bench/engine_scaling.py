@@ -525,10 +525,6 @@ def main() -> None:
         replay_figures()
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _checkpoint_cost(
     contract: Contract, evaluation: ContractEvaluation
 ) -> tuple[float, float, float]:
@@ -541,3 +537,7 @@ def _checkpoint_cost(
     load = time.process_time() - started
     assert loaded.evaluation is not None
     return write, len(state) / 2**20, load
+
+
+if __name__ == "__main__":
+    main()
