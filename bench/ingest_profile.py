@@ -72,6 +72,13 @@ class _Timed:
         finally:
             self.total += time.perf_counter() - started
 
+    async def stored_events(self, keys: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self.inner.stored_events(keys)
+        finally:
+            self.total += time.perf_counter() - started
+
 
 class _RowsOnly:
     """A sink that builds the rows ``PostgresSink`` would COPY, and writes nothing."""
@@ -87,6 +94,9 @@ class _RowsOnly:
             event_row(event)
         for state in states:
             state_tuple(state)
+
+    async def stored_events(self, keys: Any) -> Any:
+        return {}  # nothing is stored
 
 
 async def run(

@@ -162,6 +162,12 @@ def with_id(applied: tuple[str, ...], event_id: str) -> tuple[str, ...] | None:
     return (*applied[:at], event_id, *applied[at:])
 
 
+def has_applied(state: ItemState, event_id: str) -> bool:
+    """Whether ``event_id`` is folded into ``state`` already."""
+    at = bisect_left(state.applied, event_id)
+    return at < len(state.applied) and state.applied[at] == event_id
+
+
 def apply_event(state: ItemState | None, event: ItemEvent, sequence: int = 0) -> ItemState:
     """Fold one event into the item's state. Commutative and idempotent (see module doc)."""
     stamp = stamp_of(event, sequence)

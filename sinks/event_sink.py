@@ -202,6 +202,31 @@ class PostgresSink:
             self._doing = "committing"
         return events_written, states_written
 
+    async def stored_events(
+        self, keys: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], list[tuple[Any, ...]]]:
+        """The stored rows (``EVENT_COLUMNS`` order) of each ``(source, item id, event id)``,
+        retried like a write; keys with nothing stored are absent."""
+        if not keys:
+            return {}
+        sources, items, ids = (list(column) for column in zip(*keys, strict=True))
+
+        async def read() -> list[tuple[Any, ...]]:
+            conn = await self._connection()
+            self._doing = f"reading the stored copies of {len(keys)} repeated event ids"
+            async with conn.cursor() as cur:
+                await cur.execute(q.STORED_EVENTS_OF_IDS, (sources, items, ids))
+                return await cur.fetchall()
+
+        async with self._lock:
+            rows, _ = await self._with_retries(read, "reading repeated events")
+        found: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
+        at = {column: q.EVENT_COLUMNS.index(column) for column in ("source", "item_id", "event_id")}
+        for row in rows:
+            key = (row[at["source"]], row[at["item_id"]], row[at["event_id"]])
+            found.setdefault(key, []).append(tuple(row))
+        return found
+
     # -- connection ------------------------------------------------------------------------------
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:

@@ -27,9 +27,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from outcome_pulse.processors.errors import InvalidRecord
-from outcome_pulse.processors.item_state import ItemState, apply_event, state_row
+from outcome_pulse.processors.item_state import ItemState, apply_event, has_applied, state_row
 from outcome_pulse.sinks.errors import SinkRejected
 from outcome_pulse.sinks.metrics import PipelineMetrics
+from outcome_pulse.sinks.rows import event_row
+from outcome_pulse.streams.kafka.repeated_events import (
+    RepeatKey,
+    conflict,
+    repeat_key,
+    stored_conflicts,
+)
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventDecoder, EventEnvelope
 from outcome_pulse.streams.wire.item_key import ItemKey, event_key
@@ -58,6 +65,9 @@ class PreparedBatch:
     touched: dict[ItemKey, ItemState] = field(default_factory=dict)  # item -> its new state
     dead: list[tuple[Record, InvalidRecord]] = field(default_factory=list)
     ends: dict[tuple[str, int], int] = field(default_factory=dict)  # last offset per partition
+    repeats: list[int] = field(default_factory=list)
+    """Positions in ``accepted`` of events whose id their item had applied before this batch:
+    compared with the stored copy at write time (``repeated_events``)."""
 
 
 class ItemTable(Protocol):
@@ -78,6 +88,12 @@ class EventSink(Protocol):
         """Store events and states; ``progress``: ``(topic, partition) -> (latest event time,
         caught up)`` of the records they came from, stored with them (the per-partition
         watermark; caught up: the partition had no record after these when they were read)."""
+
+    async def stored_events(
+        self, keys: Sequence[RepeatKey]
+    ) -> Mapping[RepeatKey, Sequence[Sequence[Any]]]:
+        """The stored ``pulse_events`` rows (``EVENT_COLUMNS`` order) of each (source, item id,
+        event id); keys with none stored absent."""
 
 
 SendDeadLetter = Callable[[DeadLetter], Awaitable[Any]]
@@ -143,6 +159,7 @@ class BatchHandler:
         prepared = PreparedBatch()
         touched = prepared.touched
         changed: dict[ItemKey, Any] = {}  # item -> handle of a record of that item (its partition)
+        in_batch: dict[RepeatKey, EventEnvelope] = {}  # first copy of each id applied here
         for record, handle in batch:
             key = (record.topic, record.partition)
             ends = prepared.ends
@@ -162,6 +179,18 @@ class BatchHandler:
                 continue
             item = (envelope.source, envelope.subject)
             before = touched.get(item) or self._items.get(item)
+            if before is not None and has_applied(before, envelope.id):
+                # A redelivery, or a copy with other content (repeated_events).
+                first = in_batch.get(repeat_key(envelope))
+                if first is None:
+                    prepared.repeats.append(len(prepared.accepted))
+                else:
+                    clash = conflict(envelope, event_row(first), "earlier in this batch")
+                    if clash is not None:
+                        prepared.dead.append((record, clash))
+                        continue
+            else:
+                in_batch[repeat_key(envelope)] = envelope
             after = apply_event(before, envelope.to_item_event(), envelope.sequence)
             if after is not before or self._rewrite_unchanged:
                 changed[item] = handle
@@ -179,6 +208,8 @@ class BatchHandler:
         database in one flush; then count it. Returns (events accepted, dead letters).
 
         Batches are written one at a time, in the order they were prepared."""
+        if prepared.repeats:
+            await self._drop_conflicting(prepared)
         dead_reasons = [bad.reason for _, bad in prepared.dead]
         if prepared.dead:
             await asyncio.gather(
@@ -201,6 +232,24 @@ class BatchHandler:
             self._metrics.batch_rows.observe(len(kept))
         self._count([accepted[i] for i in kept], dead_reasons, [sources[i].timestamp for i in kept])
         return len(kept), len(dead_reasons)
+
+    async def _drop_conflicting(self, prepared: PreparedBatch) -> None:
+        """Move each repeated event whose stored copy differs from ``accepted`` to ``dead``.
+
+        Runs in ``write``, so every earlier batch (where the first copy may be) is stored. The
+        item states are right already: the fold ignored the applied id."""
+        repeats = [prepared.accepted[i] for i in prepared.repeats]
+        stored = await self._sink.stored_events([repeat_key(e) for e in repeats])
+        bad = stored_conflicts(repeats, stored)
+        if not bad:
+            return
+        dropped = {prepared.repeats[i]: reason for i, reason in bad.items()}
+        for i, reason in sorted(dropped.items()):
+            prepared.dead.append((prepared.sources[i], reason))
+        keep = [i for i in range(len(prepared.accepted)) if i not in dropped]
+        prepared.accepted = [prepared.accepted[i] for i in keep]
+        prepared.sources = [prepared.sources[i] for i in keep]
+        prepared.repeats = []
 
     async def _write_one_by_one(
         self,

@@ -22,7 +22,9 @@ from outcome_pulse.sinks.partitions import partition_name
 from outcome_pulse.sinks.queries import table_fingerprint
 from outcome_pulse.sinks.row_by_row import RowByRowSink
 from outcome_pulse.sinks.schema import migrate
+from outcome_pulse.streams.kafka.repeated_events import repeat_key, stored_conflicts
 from outcome_pulse.streams.wire.events import EventEnvelope, build_envelope
+from tests.datasets import log_events
 from tests.integration.pgdb import DisposableCluster, empty_tables, temporary_database
 
 pytestmark = pytest.mark.integration
@@ -493,3 +495,25 @@ def test_a_write_gives_up_at_its_deadline(cluster: DisposableCluster) -> None:
             asyncio.run(run())
     finally:
         cluster.start()
+
+
+def test_stored_copies_of_repeated_ids_round_trip_to_equal_rows(dsn: str) -> None:
+    """What the worker compares a repeated id with (``streams/kafka/repeated_events``): a true
+    redelivery must equal its stored row after PostgreSQL's round trip (timestamps, jsonb
+    attributes, NULLs), or every redelivery would be dead-lettered; a moved copy must not."""
+    real = list(log_events("helpdesk")[:3000]) + list(log_events("bpic2013")[:3000])
+    events = make_events(50, 4, start=datetime(2012, 3, 1, tzinfo=UTC), spread=timedelta(days=9))
+    events += real
+    write(dsn, events, [])
+    moved = events[0].model_copy(update={"time": events[0].time + timedelta(minutes=30)})
+    never = events[1].model_copy(update={"id": "never-stored"})
+
+    async def read() -> Any:
+        async with PostgresSink(dsn) as sink:
+            return await sink.stored_events([repeat_key(e) for e in [*events, moved, never]])
+
+    stored = asyncio.run(read())
+    assert len(stored) == len(events) and repeat_key(never) not in stored
+    assert stored_conflicts(events, stored) == {}
+    (bad,) = stored_conflicts([moved], stored).values()
+    assert bad.reason == "conflicting_duplicate" and "event_time" in bad.detail

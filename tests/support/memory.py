@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from outcome_pulse.processors.contract import Contract
 from outcome_pulse.sinks.monitor_store import MonitorStore
+from outcome_pulse.sinks.rows import event_row, unique_events
 from outcome_pulse.streams.bootstrap import Clock, Worker, WorkerAdapters, build_worker
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import EventEnvelope
@@ -30,6 +31,23 @@ class MemoryEventSink:
         progress: Any = None,
     ) -> None:
         self.flushes.append((list(events), list(states)))
+
+    async def stored_events(self, keys: Sequence[tuple[str, str, str]]) -> dict[Any, Any]:
+        return stored_rows(self.flushes, keys)
+
+
+def stored_rows(
+    flushes: Sequence[tuple[Sequence[EventEnvelope], Any]], keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], list[tuple[Any, ...]]]:
+    """``EventSink.stored_events`` over the events of ``flushes``: the first copy of each
+    (time, source, id) is the stored one, as ``pulse_events``' key keeps it."""
+    wanted = set(keys)
+    found: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
+    for event in unique_events(e for events, _ in flushes for e in events):
+        key = (event.source, event.subject, event.id)
+        if key in wanted:
+            found.setdefault(key, []).append(event_row(event))
+    return found
 
 
 class NoMonitorStore:

@@ -17,6 +17,7 @@ from outcome_pulse.streams.kafka.ingest import BatchHandler, Record
 from outcome_pulse.streams.wire.deadletter import DeadLetter
 from outcome_pulse.streams.wire.events import EventDecoder, build_envelope, encode_event
 from outcome_pulse.streams.wire.item_key import item_key
+from tests.support.memory import stored_rows
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -29,6 +30,9 @@ class MemorySink:
     async def write(self, events: Any, states: Any, progress: Any = None) -> None:
         self.flushes.append((list(events), list(states)))
         self.progress.append(progress)
+
+    async def stored_events(self, keys: Any) -> Any:
+        return stored_rows(self.flushes, keys)
 
 
 def event_bytes(
@@ -288,3 +292,68 @@ def test_a_redelivered_record_rewrites_its_item_only_when_asked() -> None:
     # item, so a state whose changelog record a crash lost is sent again (item_store.py).
     assert redelivery_writes(rewrite_unchanged=False) == []
     assert redelivery_writes(rewrite_unchanged=True) == [("unit", "A")]
+
+
+def moved_copy(n: int, item: str, lifecycle: Lifecycle, minutes: int, **data: Any) -> bytes:
+    """Event ``e<n>`` of ``item`` again, at another minute: same (source, id), other content."""
+    return encode_event(
+        build_envelope(
+            event_id=f"e{n}",
+            source="unit",
+            kind=ItemKind.INCIDENT,
+            lifecycle=lifecycle,
+            time=datetime(2012, 1, 1, 10, minutes, tzinfo=UTC),
+            item_id=item,
+            sequence=n,
+            **data,
+        )
+    )
+
+
+def test_a_copy_of_a_stored_event_at_another_time_is_a_dead_letter_not_a_second_event() -> None:
+    h, items, sink, letters, metrics = handler()
+    run(h, [record(0, key("A"), event_bytes(1, "A", Lifecycle.CREATED))])
+    state = items[("unit", "A")]
+    # The same id again, moved by 30 minutes, and a true redelivery, in a later batch.
+    again = [
+        record(1, key("A"), moved_copy(1, "A", Lifecycle.CREATED, 31)),
+        record(2, key("A"), event_bytes(1, "A", Lifecycle.CREATED)),
+        record(3, key("A"), event_bytes(2, "A", Lifecycle.RESOLVED)),
+    ]
+    assert run(h, again) == (2, 1)
+    assert [d.reason for d in letters] == ["conflicting_duplicate"]
+    assert letters[0].origin == {"topic": "events", "partition": 0, "offset": 1}
+    detail = letters[0].detail
+    assert "'e1'" in detail
+    assert "event_time: 2012-01-01T10:01:00+00:00 -> 2012-01-01T10:31:00+00:00" in detail
+    events, _ = sink.flushes[1]
+    assert [(e.id, e.time.minute) for e in events] == [("e1", 1), ("e2", 2)]
+    assert items[("unit", "A")].event_count == 2 and state.event_count == 1
+    text = metrics.exposition().decode()
+    assert 'pulse_dead_letters_total{reason="conflicting_duplicate"} 1.0' in text
+
+
+def test_a_copy_with_other_content_in_the_same_batch_is_a_dead_letter() -> None:
+    h, _, sink, letters, _ = handler()
+    batch = [
+        record(0, key("A"), event_bytes(1, "A", Lifecycle.CREATED, priority="High")),
+        record(1, key("A"), event_bytes(1, "A", Lifecycle.CREATED, priority="Low")),
+        record(2, key("A"), event_bytes(1, "A", Lifecycle.CREATED, priority="High")),
+    ]
+    assert run(h, batch) == (2, 1)
+    assert [(d.reason, d.origin["offset"]) for d in letters] == [("conflicting_duplicate", 1)]
+    assert "priority: 'High' -> 'Low'" in letters[0].detail
+    events, states = sink.flushes[0]
+    assert [e.data.priority for e in events] == ["High", "High"]
+    assert states[0]["priority"] == "High" and states[0]["event_count"] == 1
+
+
+def test_a_repeated_id_with_no_stored_copy_is_stored_as_the_redelivery_it_is() -> None:
+    # The item state (from the changelog) applied e1, but its row was never written (a crash
+    # between the two): the redelivered record is stored, not dead-lettered.
+    h, items, sink, letters, _ = handler()
+    run(h, [record(0, key("A"), event_bytes(1, "A", Lifecycle.CREATED))])
+    sink.flushes.clear()
+    assert run(h, [record(0, key("A"), event_bytes(1, "A", Lifecycle.CREATED))]) == (1, 0)
+    assert letters == [] and [e.id for e in sink.flushes[0][0]] == ["e1"]
+    assert items[("unit", "A")].event_count == 1

@@ -52,6 +52,17 @@ queued AS (
 )
 SELECT count(*) FROM ins
 
+-- name: stored_events_of_ids
+-- The stored events of the given (source, item id, event id) triples: the worker compares an
+-- event whose id its item applied already with them (a redelivery, or a conflicting copy:
+-- streams/kafka/repeated_events.py). Uses pulse_events_item_time (source, item_id, event_time)
+-- to reach each item's few events; asked only for such repeats, not for new events.
+SELECT {{event_columns}}
+FROM pulse_events e
+JOIN unnest(%s::text[], %s::text[], %s::text[]) AS k(k_source, k_item, k_id)
+  ON e.source = k.k_source AND e.item_id = k.k_item AND e.event_id = k.k_id
+ORDER BY e.event_time, e.source, e.event_id
+
 -- name: upsert_states
 INSERT INTO pulse_item_states ({{state_columns}})
 SELECT {{state_columns}}
