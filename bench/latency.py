@@ -3,6 +3,7 @@ produce -> consumed by a bare aiokafka consumer on the same broker at the same l
 
     .venv/bin/python -m bench.latency                   (needs `pulse stack up`; about 2 min)
     .venv/bin/python -m bench.latency --rates 200,1000,2000 --seconds 30 --poll-ms 20
+    .venv/bin/python -m bench.latency --rates 1000,5000 --seconds 15 --find-sustained
 
 For each rate (default 200 and 1,000 events/s, ``--seconds`` 20 each), in one process:
 
@@ -25,6 +26,10 @@ share one asyncio loop. An event never seen within ``--drain`` seconds of the la
 as infinitely late. It prints p50 and p99 of both, the achieved send rate, pipeline/baseline
 for each percentile, and, as a cross-check, the quantile buckets of the worker's own
 ``pulse_event_processing_latency_seconds`` histogram over the run.
+
+``--find-sustained`` then climbs ``--ladder`` (pipeline only, ``--seconds`` each) until a load is
+not sustained (an event unseen within ``--drain``, or p99 at or over 1 s: issue 9's goal) and
+prints the highest sustained load with its p99.
 """
 
 from __future__ import annotations
@@ -272,6 +277,16 @@ def report(
     )
 
 
+SUSTAINED_P99_MS = 1000.0
+"""A load is sustained when every event is seen and the p99 is under this (issue 9's goal)."""
+LADDER = "1000,1500,2000,2500,3000,3500,4000,5000,6000,8000,10000"
+
+
+def sustained(run: Run) -> bool:
+    values = run.latencies_ms()
+    return bool(values) and percentile(values, 99) < SUSTAINED_P99_MS
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", default="200,1000", help="events/s, comma-separated")
@@ -279,6 +294,14 @@ def main() -> None:
     parser.add_argument("--poll-ms", type=float, default=20.0)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--drain", type=float, default=30.0, help="max wait after the last send")
+    parser.add_argument(
+        "--find-sustained",
+        action="store_true",
+        help="after --rates, climb the rates of --ladder (pipeline only) until one is not "
+        f"sustained (an event unseen or p99 >= {SUSTAINED_P99_MS:.0f} ms) and print the "
+        "highest sustained",
+    )
+    parser.add_argument("--ladder", default=LADDER, help="events/s for --find-sustained")
     args = parser.parse_args()
     with isolated_pipeline(load_settings(), partitions=args.partitions) as pipe:
         s = pipe.settings
@@ -290,33 +313,67 @@ def main() -> None:
             f"batches of one fetch, at most {s.sink_batch_size:,} events; "
             f"database polled every {args.poll_ms:.0f} ms"
         )
-        for day, rate in enumerate(float(r) for r in args.rates.split(",")):
+        day = 0
+
+        def pipeline_run(rate: float, tag: str) -> tuple[Run, tuple[str, str]]:
+            nonlocal day
+            total = round(rate * args.seconds)
+
+            async def poll(run: Run, deadline: float, ready: asyncio.Event) -> None:
+                await poll_database(s.dsn, run, total, args.poll_ms / 1000, deadline, ready)
+
+            before = worker_histogram(s)
+            run = asyncio.run(
+                paced_run(s, s.events_topic, payloads(tag, total, day), rate, poll, args.drain)
+            )
+            after = worker_histogram(s)
+            day += 1
+            quantiles = (
+                histogram_quantile(before, after, 0.5),
+                histogram_quantile(before, after, 0.99),
+            )
+            return run, quantiles
+
+        for rate in (float(r) for r in args.rates.split(",")):
             total = round(rate * args.seconds)
             tag = f"{rate:.0f}"
-
-            async def poll(
-                run: Run, deadline: float, ready: asyncio.Event, total: int = total
-            ) -> None:
-                await poll_database(s.dsn, run, total, args.poll_ms / 1000, deadline, ready)
 
             async def bare(
                 run: Run, deadline: float, ready: asyncio.Event, total: int = total
             ) -> None:
                 await consume_bare(s, baseline_topic, run, total, deadline, ready)
 
-            before = worker_histogram(s)
-            pipeline = asyncio.run(
-                paced_run(s, s.events_topic, payloads(tag, total, day), rate, poll, args.drain)
-            )
-            after = worker_histogram(s)
-            worker = (
-                histogram_quantile(before, after, 0.5),
-                histogram_quantile(before, after, 0.99),
-            )
+            pipeline, worker = pipeline_run(rate, tag)
             baseline = asyncio.run(
                 paced_run(s, baseline_topic, payloads(tag, total, day), rate, bare, args.drain)
             )
             report(rate, args.seconds, pipeline, baseline, worker)
+        if args.find_sustained:
+            find_sustained(args, pipeline_run)
+
+
+def find_sustained(
+    args: argparse.Namespace, pipeline_run: Callable[[float, str], tuple[Run, tuple[str, str]]]
+) -> None:
+    """Climb the ladder until a load is not sustained; print each step and the highest."""
+    best: tuple[float, float] | None = None
+    print(f"highest sustained load (p99 under {SUSTAINED_P99_MS:.0f} ms, every event seen):")
+    for rate in (float(r) for r in args.ladder.split(",")):
+        run, _ = pipeline_run(rate, f"climb-{rate:.0f}")
+        values = run.latencies_ms()
+        ok = sustained(run)
+        print(
+            f"  {rate:>8,.0f} events/s offered (sent at {len(values) / run.send_seconds:,.0f}/s): "
+            f"p50 {percentile(values, 50):8.1f} ms  p99 {percentile(values, 99):8.1f} ms  "
+            f"{'sustained' if ok else 'NOT sustained'}"
+        )
+        if not ok:
+            break
+        best = (rate, percentile(values, 99))
+    if best is None:
+        print("  none of the ladder's loads was sustained")
+    else:
+        print(f"  highest sustained: {best[0]:,.0f} events/s (p99 {best[1]:.1f} ms)")
 
 
 if __name__ == "__main__":
