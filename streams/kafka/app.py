@@ -39,6 +39,8 @@ from outcome_pulse.streams.kafka.batch_drain import (
     BatchWrite,
     RecordBatch,
 )
+from outcome_pulse.streams.kafka.changelog import BatchedChangelog
+from outcome_pulse.streams.kafka.changelog import supported as changelog_supported
 from outcome_pulse.streams.kafka.evaluator import add_contract_tasks
 from outcome_pulse.streams.kafka.ingest import BatchHandler, EventSink, Record
 from outcome_pulse.streams.kafka.prompt_fetch import PromptFetchConsumerThread
@@ -143,9 +145,10 @@ def create_app(
         )
         return await fut
 
+    item_view = _StrKeyTable(items, counted=rocks_dir is not None)
     handler = BatchHandler(
         decoder=EventDecoder(clock, max_bytes=settings.max_event_bytes),
-        items=_StrKeyTable(items, counted=rocks_dir is not None),
+        items=item_view,
         sink=sink,
         send_dead_letter=send_dead_letter,
         metrics=metrics,
@@ -153,6 +156,11 @@ def create_app(
         highwater=lambda topic, partition: app.consumer.highwater(TP(topic, partition)),
         # A RocksDB store may hold states its changelog lacks after a crash (item_store.py).
         rewrite_unchanged=rocks_dir is not None,
+        # One changelog send per batch, acknowledged before the batch is (changelog.py); faust's
+        # per-key path under exactly-once.
+        changelog=(
+            BatchedChangelog(items, item_view.store_only) if changelog_supported(app) else None
+        ),
     )
 
     @app.task  # type: ignore[untyped-decorator]
@@ -315,6 +323,20 @@ class _StrKeyTable:
         self._table[raw] = value
         if new:
             self._count.added(_current_partition())
+
+    def store_only(self, key: ItemKey, value: Any) -> bytes:
+        """``self[key] = value`` without faust's changelog send: the table's storage only (the
+        caller sends the changelog record, ``changelog.BatchedChangelog``). Returns the raw key."""
+        raw = item_key(*key)
+        store = self._table.data
+        if self._count is None:
+            store[raw] = value
+            return raw
+        new = raw not in store
+        store[raw] = value
+        if new:
+            self._count.added(_current_partition())
+        return raw
 
     def __delitem__(self, key: ItemKey) -> None:
         raw = item_key(*key)
