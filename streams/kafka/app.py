@@ -3,8 +3,9 @@
 Delivery is at-least-once with idempotent state and sinks (see README, "Exactness"):
 the consumer hands ``ingest_batch`` each fetched batch of the events topic (``batch_drain``:
 the next batch is decoded and folded while the previous one is written) and acknowledges its
-records only after the fold and that batch's own database flush returned, and faust
-flushes the producer (table changelog, dead letters) before it commits offsets. A crash anywhere
+records only after the fold, that batch's own database flush and the broker's acknowledgement
+of its item-table changelog records (``changelog.py``, sent once per batch) returned; faust
+still flushes the producer (dead letters) before it commits offsets. A crash anywhere
 re-delivers records whose effects are either absent or identical, and re-applying them changes
 nothing.
 
@@ -165,8 +166,8 @@ def create_app(
 
     @app.task  # type: ignore[untyped-decorator]
     async def _size_changelog_buffer() -> None:
-        # faust's producer buffer warns above 100 pending sends; one batch sets up to
-        # sink_batch_size table keys, each a changelog send.
+        # faust's producer buffer warns above 100 pending sends; on faust's own changelog path
+        # (exactly-once) one batch sets up to sink_batch_size table keys, each a send.
         app.producer.buffer.max_messages = 2 * settings.sink_batch_size
 
     def ingest_batch(batch: RecordBatch) -> BatchWrite:
