@@ -3,8 +3,9 @@
 Delivery is at-least-once with idempotent state and sinks (see README, "Exactness"):
 the consumer hands ``ingest_batch`` each fetched batch of the events topic (``batch_drain``:
 the next batch is decoded and folded while the previous one is written) and acknowledges its
-records only after the fold and that batch's own database flush returned, and faust
-flushes the producer (table changelog, dead letters) before it commits offsets. A crash anywhere
+records only after the fold, that batch's own database flush and the broker's acknowledgement
+of its item-table changelog records (``changelog.py``, sent once per batch) returned; faust
+still flushes the producer (dead letters) before it commits offsets. A crash anywhere
 re-delivers records whose effects are either absent or identical, and re-applying them changes
 nothing.
 
@@ -39,6 +40,8 @@ from outcome_pulse.streams.kafka.batch_drain import (
     BatchWrite,
     RecordBatch,
 )
+from outcome_pulse.streams.kafka.changelog import BatchedChangelog
+from outcome_pulse.streams.kafka.changelog import supported as changelog_supported
 from outcome_pulse.streams.kafka.evaluator import add_contract_tasks
 from outcome_pulse.streams.kafka.ingest import BatchHandler, EventSink, Record
 from outcome_pulse.streams.kafka.prompt_fetch import PromptFetchConsumerThread
@@ -143,9 +146,10 @@ def create_app(
         )
         return await fut
 
+    item_view = _StrKeyTable(items, counted=rocks_dir is not None)
     handler = BatchHandler(
         decoder=EventDecoder(clock, max_bytes=settings.max_event_bytes),
-        items=_StrKeyTable(items, counted=rocks_dir is not None),
+        items=item_view,
         sink=sink,
         send_dead_letter=send_dead_letter,
         metrics=metrics,
@@ -153,12 +157,17 @@ def create_app(
         highwater=lambda topic, partition: app.consumer.highwater(TP(topic, partition)),
         # A RocksDB store may hold states its changelog lacks after a crash (item_store.py).
         rewrite_unchanged=rocks_dir is not None,
+        # One changelog send per batch, acknowledged before the batch is (changelog.py); faust's
+        # per-key path under exactly-once.
+        changelog=(
+            BatchedChangelog(items, item_view.store_only) if changelog_supported(app) else None
+        ),
     )
 
     @app.task  # type: ignore[untyped-decorator]
     async def _size_changelog_buffer() -> None:
-        # faust's producer buffer warns above 100 pending sends; one batch sets up to
-        # sink_batch_size table keys, each a changelog send.
+        # faust's producer buffer warns above 100 pending sends; on faust's own changelog path
+        # (exactly-once) one batch sets up to sink_batch_size table keys, each a send.
         app.producer.buffer.max_messages = 2 * settings.sink_batch_size
 
     def ingest_batch(batch: RecordBatch) -> BatchWrite:
@@ -315,6 +324,20 @@ class _StrKeyTable:
         self._table[raw] = value
         if new:
             self._count.added(_current_partition())
+
+    def store_only(self, key: ItemKey, value: Any) -> bytes:
+        """``self[key] = value`` without faust's changelog send: the table's storage only (the
+        caller sends the changelog record, ``changelog.BatchedChangelog``). Returns the raw key."""
+        raw = item_key(*key)
+        store = self._table.data
+        if self._count is None:
+            store[raw] = value
+            return raw
+        new = raw not in store
+        store[raw] = value
+        if new:
+            self._count.added(_current_partition())
+        return raw
 
     def __delitem__(self, key: ItemKey) -> None:
         raw = item_key(*key)

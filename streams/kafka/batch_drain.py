@@ -18,8 +18,9 @@ batch while Python decodes the next.
 
 The guarantees of the stream path are kept:
 
-* offsets are acknowledged only after the batch's rows are written (its write returned), in
-  fetch order, and faust flushes the producer (changelog, dead letters) before it commits them;
+* offsets are acknowledged only after the batch's rows are written (its write returned: that
+  includes the broker's acknowledgement of its item-table changelog records, ``changelog.py``),
+  in fetch order, and faust flushes the producer (dead letters) before it commits them;
 * a rebalance (or a shutdown) waits for every batch in flight, prepared or being written
   (``wait_empty``), before partitions are revoked;
 * a failed write is never followed by another: the drain raises it before writing the next;

@@ -68,6 +68,11 @@ class PreparedBatch:
     repeats: list[int] = field(default_factory=list)
     """Positions in ``accepted`` of events whose id their item had applied before this batch:
     compared with the stored copy at write time (``repeated_events``)."""
+    changelog: StagedChangelog | None = None  # the changed items' records, not yet sent
+
+
+# Context in which a table write belongs to a given record (faust needs its partition).
+RecordContext = Callable[[Any], AbstractContextManager[Any]]
 
 
 class ItemTable(Protocol):
@@ -96,9 +101,27 @@ class EventSink(Protocol):
         event id); keys with none stored absent."""
 
 
+class StagedChangelog(Protocol):
+    """A batch's item-table changelog records, already in the table's storage, not yet sent."""
+
+    async def publish(self) -> Awaitable[None]:
+        """Hand the records to the producer; the result completes when the broker has
+        acknowledged every one of them (it raises if any failed)."""
+
+
+class ItemChangelog(Protocol):
+    """Writes a batch's changed items to the table at once (``streams/kafka/changelog.py``)."""
+
+    def stage(
+        self,
+        changes: Sequence[tuple[ItemKey, ItemState, Any]],
+        in_context: RecordContext,
+    ) -> StagedChangelog:
+        """Store each ``(item, state, record handle)`` in the table, in the record's context,
+        without sending its changelog record yet."""
+
+
 SendDeadLetter = Callable[[DeadLetter], Awaitable[Any]]
-# Context in which a table write belongs to a given record (faust needs its partition).
-RecordContext = Callable[[Any], AbstractContextManager[Any]]
 
 
 class BatchHandler:
@@ -113,6 +136,7 @@ class BatchHandler:
         clock: Callable[[], datetime],
         highwater: Callable[[str, int], int | None] | None = None,
         rewrite_unchanged: bool = False,
+        changelog: ItemChangelog | None = None,
     ) -> None:
         """``highwater(topic, partition)``: the offset after the partition's last record, as
         the consumer knows it (None: not known); without it every partition counts as caught
@@ -123,7 +147,13 @@ class BatchHandler:
         (RocksDB) can survive a crash holding states whose changelog records were never sent;
         their records are redelivered, and rewriting their items sends those states
         (``streams/kafka/item_store.py``). An in-memory table is rebuilt from the changelog, so
-        there a redelivered record that changes nothing needs no write."""
+        there a redelivered record that changes nothing needs no write.
+
+        ``changelog``: how a batch's changed items reach the table. None: one ``items[item] =
+        state`` per changed item, in its record's context (faust then sends each changelog
+        record through its producer buffer). Given: ``changelog.stage`` stores them at once
+        and ``write`` sends their changelog records together, and returns only after the broker
+        acknowledged them and the rows are written (so the batch is acknowledged after both)."""
         self._decoder = decoder
         self._items = items
         self._sink = sink
@@ -132,6 +162,7 @@ class BatchHandler:
         self._clock = clock
         self._highwater = highwater
         self._rewrite_unchanged = rewrite_unchanged
+        self._changelog = changelog
 
     async def handle(
         self,
@@ -198,6 +229,13 @@ class BatchHandler:
             prepared.accepted.append(envelope)
             prepared.sources.append(record)
         # One table (changelog) write per changed item per batch, not one per event.
+        if self._changelog is not None:
+            if changed:
+                prepared.changelog = self._changelog.stage(
+                    [(item, touched[item], handle) for item, handle in changed.items()],
+                    in_context,
+                )
+            return prepared
         for item, handle in changed.items():
             with in_context(handle):
                 self._items[item] = touched[item]
@@ -207,6 +245,9 @@ class BatchHandler:
         """Send a prepared batch's dead letters and write its events and item states to the
         database in one flush; then count it. Returns (events accepted, dead letters).
 
+        With a ``changelog``, the batch's changelog records are sent before the database
+        flush and their acknowledgement awaited after it: this returns only once both are done.
+
         Batches are written one at a time, in the order they were prepared."""
         if prepared.repeats:
             await self._drop_conflicting(prepared)
@@ -215,6 +256,7 @@ class BatchHandler:
             await asyncio.gather(
                 *(self._send_dead_letter(_dead_letter(r, bad)) for r, bad in prepared.dead)
             )
+        changelog_acked = None if prepared.changelog is None else await prepared.changelog.publish()
         accepted, sources, touched = prepared.accepted, prepared.sources, prepared.touched
         kept: Sequence[int] = range(len(accepted))
         if accepted:
@@ -230,6 +272,8 @@ class BatchHandler:
                 kept = await self._write_one_by_one(accepted, sources, touched, dead_reasons)
             self._metrics.flush_seconds.observe(time.perf_counter() - started)
             self._metrics.batch_rows.observe(len(kept))
+        if changelog_acked is not None:
+            await changelog_acked  # the items' changelog records are stored by the broker
         self._count([accepted[i] for i in kept], dead_reasons, [sources[i].timestamp for i in kept])
         return len(kept), len(dead_reasons)
 
