@@ -15,6 +15,7 @@ import hashlib
 
 from bench.engine_scaling import CONTRACTS, LOGS, ROUND, SIZES, real_events, synthesise
 from outcome_pulse.processors.engine import ContractEngine
+from outcome_pulse.processors.engine.results import Evaluation
 from outcome_pulse.streams.contract_files import load_contract
 
 
@@ -22,14 +23,11 @@ def _digest(value: object) -> str:
     return hashlib.sha256(repr(value).encode()).hexdigest()
 
 
-def _rows(evaluation: object) -> object:
-    points = getattr(evaluation, "points")
-    outcomes = getattr(evaluation, "outcomes")
-    clocks = getattr(evaluation, "open_clocks")
+def _rows(evaluation: Evaluation) -> object:
     return (
-        sorted(points.items()),
-        sorted(outcomes.items()),
-        sorted(clocks.items()),
+        sorted(evaluation.points.items()),
+        sorted(evaluation.outcomes.items()),
+        sorted(evaluation.open_clocks.items()),
     )
 
 

@@ -104,8 +104,9 @@ def main() -> None:
                     row = figures[(size, mode, name)] = run(checkout, args.log, size, events, mode)
                     rounds = ", ".join(f"{r:.2f}" for r in row["rounds"])  # type: ignore[attr-defined]
                     print(
-                        f"{args.log} {size:>10} gc {mode:>13} {name:>8}: start {row['start_s']:7.2f}"
-                        f" s  round of {ROUND:,} {row['round_s']:6.3f} s (rounds {rounds})",
+                        f"{args.log} {size:>10} gc {mode:>13} {name:>8}: start "
+                        f"{row['start_s']:7.2f} s  round of {ROUND:,} {row['round_s']:6.3f} s "
+                        f"(rounds {rounds})",
                         flush=True,
                     )
     print()
@@ -121,7 +122,8 @@ def main() -> None:
                 else ""
             )
             + (
-                f", {row['round_s'] / figures[(size, 'default', name)]['round_s']:.2f}x of gc default"
+                f", {row['round_s'] / figures[(size, 'default', name)]['round_s']:.2f}x of gc "
+                "default"
                 if mode != "default" and (size, "default", name) in figures
                 else ""
             )
