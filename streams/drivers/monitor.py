@@ -195,11 +195,11 @@ class ContractMonitor:
             async with self._ticks() as tick:
                 if tick.taken_over or self._evaluations is None:
                     report = await self._rebuild(tick)
+                    if self.freeze_after_start:
+                        freeze_survivors()
                 else:
                     report = await self._advance(tick, self._evaluations)
             self._deliver()  # only what was committed
-            if report.rebuilt and self.freeze_after_start:
-                freeze_survivors()  # after the commit: the collection holds no transaction open
             return report
         except BaseException:
             self._evaluations = None
