@@ -166,8 +166,6 @@ def build_worker(
         on_release=None if delivery is None else delivery.forget,
         backlog=adapters.backlog,
         checkpoint_every=timedelta(seconds=settings.checkpoint_seconds),
-        # The collector is tuned (tune_garbage_collector): keep a start's state out of it too.
-        freeze_after_start=settings.gc_gen0_threshold > 0,
     )
     if settings.worker_role == "evaluate":
         app = create_evaluator_app(settings, monitor=monitor, delivery=delivery)

@@ -92,7 +92,6 @@ from outcome_pulse.sinks.monitor_store import InboxBatch, MonitorStore, MonitorT
 from outcome_pulse.sinks.risk_metrics import ItemRiskGauges
 from outcome_pulse.streams.drivers.engine_checkpoint import fingerprint, freeze, thaw
 from outcome_pulse.streams.drivers.forecast_rows import ForecastRows
-from outcome_pulse.streams.drivers.heap import freeze_survivors
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,6 @@ class ContractMonitor:
         backlog: Backlog | None = None,
         checkpoint_every: timedelta | None = timedelta(minutes=5),
         clock: Callable[[], float] = time.monotonic,
-        freeze_after_start: bool = False,
     ) -> None:
         """``backlog``: asks the broker, each round, how many records of each events partition
         the worker group has not committed (``streams/kafka/group_backlog.py``); a partition
@@ -151,10 +149,7 @@ class ContractMonitor:
         (``store.shard_tick``), which fence instead (``streams/drivers/shards.py``).
         ``on_alerts``: called with each contract's id, its current alert episodes and the
         event time they were evaluated up to, after they were committed (the alert delivery
-        queues them).
-        ``freeze_after_start``: after each start (rebuild or checkpoints loaded), freeze what
-        is alive out of the garbage collector's reach (``heap.freeze_survivors``; the worker
-        does, as its collector is tuned for it)."""
+        queues them)."""
         self.contracts = list(contracts)
         if isinstance(store, str):  # the signature before the composition root took a DSN
             raise TypeError(
@@ -177,7 +172,6 @@ class ContractMonitor:
         """Per contract, the alert episodes last written (what ``pulse_alerts`` holds)."""
         self.on_alerts = on_alerts
         self.backlog = backlog
-        self.freeze_after_start = freeze_after_start
 
     @property
     def sources(self) -> list[str]:
@@ -195,8 +189,6 @@ class ContractMonitor:
             async with self._ticks() as tick:
                 if tick.taken_over or self._evaluations is None:
                     report = await self._rebuild(tick)
-                    if self.freeze_after_start:
-                        freeze_survivors()
                 else:
                     report = await self._advance(tick, self._evaluations)
             self._deliver()  # only what was committed

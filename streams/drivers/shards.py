@@ -71,7 +71,6 @@ class ShardedMonitor:
         on_release: Callable[[str], None] | None = None,
         backlog: Backlog | None = None,
         checkpoint_every: timedelta | None = timedelta(minutes=5),
-        freeze_after_start: bool = False,
     ) -> None:
         """``idle_partition``: passed to each shard's ``ContractMonitor`` (the per-partition
         watermark's idle rule), and ``on_alerts`` (the alert delivery's ``offer``);
@@ -81,9 +80,8 @@ class ShardedMonitor:
         ok or failed per shard, the time of the last round in which every held shard
         succeeded, and how each contract started (checkpoint or rebuild, checkpoints ignored);
         ``checkpoint_every``: passed to each shard's ``ContractMonitor`` (None: no
-        checkpoints); ``freeze_after_start``: passed to each shard's ``ContractMonitor``
-        (freeze what is alive after a start); ``gauges`` and ``risks`` (the top-risk gauge)
-        are shared by the shards and forgotten per contract when a shard is released."""
+        checkpoints); ``gauges`` and ``risks`` (the top-risk gauge) are shared by the shards and
+        forgotten per contract when a shard is released."""
         self.contracts = list(contracts)
         self.store = store
         self.shards = shards
@@ -96,7 +94,6 @@ class ShardedMonitor:
         self.on_release = on_release
         self.backlog = backlog
         self.checkpoint_every = checkpoint_every
-        self.freeze_after_start = freeze_after_start
         self._by_shard = contracts_by_shard(self.contracts, shards)
         self._held: dict[int, HeldShard] = {}
 
@@ -195,7 +192,6 @@ class ShardedMonitor:
             on_alerts=self.on_alerts,
             backlog=self.backlog,
             checkpoint_every=self.checkpoint_every,
-            freeze_after_start=self.freeze_after_start,
         )
         held = HeldShard(shard, claim.generation, monitor)
         self._held[shard] = held

@@ -249,20 +249,3 @@ def test_each_shard_writes_its_contracts_forecasting_rows_and_shares_the_top_ris
     assert store.written == []
     asyncio.run(monitor.round({1}))
     assert sorted(risks.forgotten) == SHARD_0
-
-
-def test_with_freeze_after_start_each_shard_start_freezes_the_heap_and_later_rounds_do_not(
-    monkeypatch: Any,
-) -> None:
-    from outcome_pulse.streams.drivers import monitor as monitor_module
-
-    starts: list[int] = []
-    monkeypatch.setattr(monitor_module, "freeze_survivors", lambda: starts.append(1) or 1)
-    store = _Store(2)
-    frozen = ShardedMonitor(CONTRACTS, cast(MonitorStore, store), shards=2, freeze_after_start=True)
-    asyncio.run(frozen.round({0, 1}))
-    assert len(starts) == 2  # one start per shard
-    asyncio.run(frozen.round({0, 1}))
-    assert len(starts) == 2
-    asyncio.run(_monitor(_Store(2)).round({0, 1}))  # off by default (tests, the backtest)
-    assert len(starts) == 2
