@@ -36,6 +36,7 @@ from outcome_pulse.processors.sla_clock import (
     RunningSpan,
     SlaClock,
     fold_transitions,
+    read_timeline,
 )
 
 _ZERO = timedelta(0)
@@ -134,8 +135,13 @@ def read_open_clock(
     policy = kpi.policy_for(priority, calendar_for(priority))
     if policy is None:
         return None
-    clock = SlaClock(policy, history.opened_at, frozenset(_transitions(history, kpi)))
-    reading = clock.read(now)
+    if history.ordered()[-1][1].time <= now:
+        # Every transition is at or before ``now``: the clock folds to the timeline derived
+        # once per change of the item (the engine reads its open clocks at the latest event).
+        reading = read_timeline(policy, clock_timeline(history, kpi), now)
+    else:
+        clock = SlaClock(policy, history.opened_at, frozenset(_transitions(history, kpi)))
+        reading = clock.read(now)
     return reading if reading.is_open else None
 
 

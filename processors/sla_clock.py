@@ -271,33 +271,40 @@ class SlaClock:
     def read(self, now: datetime) -> ClockReading:
         require_aware(now, "now")
         now = now.astimezone(UTC)
-        timeline = self.timeline(until=now)
-        calendar, target = self.policy.calendar, self.policy.target
-        elapsed = ZERO
-        breach_at: datetime | None = None
-        for span in timeline.spans:
-            end = now if span.end is None else span.end
-            length = calendar.business_time_between(span.start, end)
-            if breach_at is None and (span.end is None or elapsed + length >= target):
-                # Used up inside this span, or (still running) predicted from its start.
-                breach_at = calendar.add_business_time(span.start, max(target - elapsed, ZERO))
-            elapsed += length
-        share = elapsed / target
-        breached = elapsed > target
-        is_open = timeline.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)
-        outcome = None
-        if timeline.status is ClockStatus.STOPPED:
-            outcome = ClockOutcome.MISSED if breached else ClockOutcome.MET
-        return ClockReading(
-            now=now,
-            status=timeline.status,
-            elapsed=elapsed,
-            target=target,
-            share_used=share,
-            at_risk=is_open and not breached and share >= self.policy.at_risk_share,
-            breached=breached,
-            breach_at=breach_at,
-            outcome=outcome,
-            started_at=timeline.started_at,
-            stopped_at=timeline.stopped_at,
-        )
+        return read_timeline(self.policy, self.timeline(until=now), now)
+
+
+def read_timeline(policy: ClockPolicy, timeline: ClockTimeline, now: datetime) -> ClockReading:
+    """What a clock of ``policy`` whose transitions up to ``now`` fold to ``timeline`` says at
+    ``now`` (``SlaClock.read``; a caller that holds the folded timeline skips the fold)."""
+    require_aware(now, "now")
+    now = now.astimezone(UTC)
+    calendar, target = policy.calendar, policy.target
+    elapsed = ZERO
+    breach_at: datetime | None = None
+    for span in timeline.spans:
+        end = now if span.end is None else span.end
+        length = calendar.business_time_between(span.start, end)
+        if breach_at is None and (span.end is None or elapsed + length >= target):
+            # Used up inside this span, or (still running) predicted from its start.
+            breach_at = calendar.add_business_time(span.start, max(target - elapsed, ZERO))
+        elapsed += length
+    share = elapsed / target
+    breached = elapsed > target
+    is_open = timeline.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)
+    outcome = None
+    if timeline.status is ClockStatus.STOPPED:
+        outcome = ClockOutcome.MISSED if breached else ClockOutcome.MET
+    return ClockReading(
+        now=now,
+        status=timeline.status,
+        elapsed=elapsed,
+        target=target,
+        share_used=share,
+        at_risk=is_open and not breached and share >= policy.at_risk_share,
+        breached=breached,
+        breach_at=breach_at,
+        outcome=outcome,
+        started_at=timeline.started_at,
+        stopped_at=timeline.stopped_at,
+    )
