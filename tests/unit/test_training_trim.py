@@ -14,12 +14,12 @@ from outcome_pulse.processors.errors import TrimmedStateNeeded
 from outcome_pulse.processors.forecast.features import SettledCase
 from outcome_pulse.processors.forecast.training import TrainingLedger, training_order
 from outcome_pulse.processors.lifecycle import ItemEvent
+from outcome_pulse.streams.contract_files import load_contract
 from outcome_pulse.streams.drivers.backtest import item_events
 from outcome_pulse.streams.file_import.mapped_file import map_file
 from outcome_pulse.streams.file_import.mapping import load_mapping
 from tests.datasets import dataset
 from tests.unit.test_breach_model import CONTRACTS, clocks_of
-from outcome_pulse.streams.contract_files import load_contract
 
 EVERY = 100
 
