@@ -176,7 +176,7 @@ def child_monitor(log: str, size: str, engine: str, events: Path) -> dict[str, f
         # writes it at a round's commit under the shard's claim, and its next owner loads it.
         checkpoint_write, checkpoint_mb, checkpoint_load = _checkpoint_cost(contract, evaluation)
         # Trimmed (``ContractEngine.trim``) with the series a monitor reads kept whole: what a
-        # trimmed checkpoint weighs and costs to load (the monitor does not write one yet).
+        # trimmed checkpoint weighs and costs to load (what the monitor writes).
         started = time.process_time()
         evaluation.trim(keep=TRIM_KEEP)
         trim_s = time.process_time() - started
@@ -282,12 +282,16 @@ def run_child(
     events: Path,
     keep_all: bool = False,
     spool: Path | None = None,
+    checkout: Path | None = None,
 ) -> dict[str, float]:
-    command = [sys.executable, "-m", "bench.engine_scaling", "--child", kind]
+    """One child process; ``checkout``: run it in another checkout (with its own venv), for a
+    baseline measured beside this code."""
+    python = sys.executable if checkout is None else str(checkout / ".venv" / "bin" / "python")
+    command = [python, "-m", "bench.engine_scaling", "--child", kind]
     command += ["--log", log, "--size", size, "--engine", engine, "--events", str(events)]
     command += ["--keep-all"] if keep_all else []
     command += [] if spool is None else ["--spool", str(spool)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=checkout)
     if done.returncode != 0:
         raise SystemExit(f"child {kind} {size} {engine} failed:\n{done.stderr[-3000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -336,6 +340,42 @@ def backtest_figures(log: str, events: Path, scratch: Path, *, keep_all: bool) -
 
 
 # -- the replay ------------------------------------------------------------------------------------
+
+
+def checkpoint_figures(log: str, events: Path, against: Path | None) -> None:
+    """The monitor's engine checkpoint at 1x and 10x longer: its size and load time, whole
+    and trimmed (as the monitor writes it); ``against``: the same children run in another
+    checkout (the code before a change), printed beside, with the ratios."""
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    checkouts: list[tuple[str, Path | None]] = [("this", None)]
+    if against is not None:
+        checkouts.append(("against", against))
+    for size in SIZES[:2]:
+        for name, checkout in checkouts:
+            row = run_child("monitor", log, size, "new", events, checkout=checkout)
+            rows[(size, name)] = row
+            print(
+                f"{log} {size:>10} {name:>7}: checkpoint whole {row['checkpoint_mb']:6.1f} MB "
+                f"(load {row['checkpoint_load_s']:6.2f} s), trimmed {row['trimmed_mb']:6.1f} MB "
+                f"(load {row['trimmed_load_s']:6.2f} s; trimmed and written in "
+                f"{row['trimmed_write_s']:6.2f} s); rebuild {row['start_s']:6.1f} s",
+                flush=True,
+            )
+    for name, _ in checkouts:
+        one, ten = rows[("1x", name)], rows[(SIZES[1], name)]
+        print(
+            f"{name:>7} 10x longer / 1x: trimmed checkpoint size "
+            f"{ten['trimmed_mb'] / one['trimmed_mb']:5.2f}, load "
+            f"{ten['trimmed_load_s'] / one['trimmed_load_s']:5.2f}"
+        )
+    if against is not None:
+        for size in SIZES[:2]:
+            new, old = rows[(size, "this")], rows[(size, "against")]
+            print(
+                f"this / against at {size}: trimmed checkpoint size "
+                f"{new['trimmed_mb'] / old['trimmed_mb']:5.2f}, load "
+                f"{new['trimmed_load_s'] / old['trimmed_load_s']:5.2f}"
+            )
 
 
 def replay(monitored: bool, evaluator: bool = False) -> float:
@@ -428,6 +468,18 @@ def main() -> None:
         help="only the backtest children (held in memory, and spooled to disk as pulse "
         "backtest runs it), at 1x and 10x longer",
     )
+    parser.add_argument(
+        "--checkpoints-only",
+        action="store_true",
+        help="only the monitor children at 1x and 10x longer: the engine checkpoint's size "
+        "and load time, whole and trimmed",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="with --checkpoints-only: also run the children in this other checkout (its own "
+        ".venv; e.g. a worktree of the code before a change), printed beside",
+    )
     parser.add_argument("--engine", choices=("new", "reference"), help=argparse.SUPPRESS)
     parser.add_argument("--events", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -460,6 +512,9 @@ def main() -> None:
             pickle.dump(real_events(args.log), handle)
         if args.backtest_only:
             backtest_figures(args.log, events, Path(scratch), keep_all=args.backtest_keep_all)
+            return
+        if args.checkpoints_only:
+            checkpoint_figures(args.log, events, args.against)
             return
         for size in SIZES:
             for engine in engines:

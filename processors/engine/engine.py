@@ -333,9 +333,13 @@ class ContractEngine:
         A trim that would drop nothing (no item, no grid instant) changes nothing, sets no
         horizon and freezes nothing: the engine stays whole, and takes any late event.
 
+        The breach model's cases that settled before F are dropped down to a checkpoint of its
+        training ledger (``OpenClockForecast.trim``); a change of one raises
+        ``TrimmedStateNeeded``.
+
         What stays growing with history: the trimmed items' ids, their arrivals and backlog
-        counters, risk crossings, period outcomes, the kept series and the breach model's
-        cases (``forecast.open_clocks``)."""
+        counters, risk crossings, period outcomes, the kept series and the period forecasts'
+        item records (``forecast.open_clocks``)."""
         self.compact()  # brings the rows up to date first
         mark, last = self._mark, self.max_time
         if mark is None or last is None:
@@ -366,6 +370,7 @@ class ContractEngine:
                     _trim_series(stored, count, key[2] in keep)
             service.trim_grids(counts, point)
         self._trimmed_before = freeze
+        self.breach_forecast.trim(freeze)
         return dropped
 
     def service_items(self) -> dict[str, list[ItemHistory]]:

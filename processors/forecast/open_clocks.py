@@ -13,7 +13,11 @@ what was learned rolls the model back to a checkpoint and relearns, see ``traini
 
 The settled cases are kept after the engine drops an item's events (``forget`` only drops its
 readable clocks): a correction of an old item, or a load feature moved by a late event, can
-be learned again exactly.
+be learned again exactly. ``trim`` (the engine's ``trim``) bounds them by recent work: the
+ledger drops the learned cases that settled before the engine's horizon (``TrainingLedger.trim``)
+and each item keeps only a digest of its dropped cases, so a change of one of them (which the
+engine refuses anyway: it lies behind its horizon) raises ``TrimmedStateNeeded`` instead of
+being missed.
 
 ``grid_predictions`` answers for every open clock at every instant of a grid, each with the
 model as it was at that instant: the backtest's ``--predictions`` file.
@@ -22,12 +26,15 @@ model as it was at that instant: the backtest's ``--predictions`` file.
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from outcome_pulse.processors.contract import Contract
+from outcome_pulse.processors.errors import TrimmedStateNeeded
+from outcome_pulse.processors.forecast import training
 from outcome_pulse.processors.forecast.features import LoadReader, SettledCase
 from outcome_pulse.processors.forecast.item_clocks import (
     ItemClock,
@@ -41,12 +48,27 @@ from outcome_pulse.processors.forecast.period_outlook import (
     OpenItem,
     forecast_running_period,
 )
-from outcome_pulse.processors.forecast.training import TrainingLedger, predictions_over_time
+from outcome_pulse.processors.forecast.training import (
+    TrainingLedger,
+    predictions_over_time,
+    training_order,
+)
 from outcome_pulse.processors.item_history import ItemHistory
 from outcome_pulse.processors.measurements import OpenClock
 from outcome_pulse.processors.periods import sample_grid
 
 ItemKey = tuple[str, str]  # (service id, item id)
+_DIGEST_MOD = 1 << 128
+
+
+def _digest(cases: Iterable[SettledCase]) -> int:
+    """An order-free digest of a set of cases that adds up (the digest of a union of disjoint
+    sets is the sum of theirs), stable across processes (checkpoints are loaded elsewhere)."""
+    total = 0
+    for case in cases:
+        raw = hashlib.blake2b(repr(case).encode(), digest_size=16).digest()
+        total += int.from_bytes(raw, "big")
+    return total % _DIGEST_MOD
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +90,14 @@ class OpenClockForecast:
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self.ledger = TrainingLedger(contract.monitoring.lateness)
+        self.ledger = TrainingLedger(
+            contract.monitoring.lateness, checkpoint_every=training.CHECKPOINT_EVERY
+        )
         self._kpis = {sid: forecastable_kpis(contract, sid) for sid in contract.services}
         self._cases: dict[ItemKey, tuple[SettledCase, ...]] = {}
+        """Each item's cases held by the ledger (not dropped by ``trim``)."""
+        self._digests: dict[ItemKey, int] = {}
+        """Each item's cases dropped by ``trim``, as a ``_digest``."""
         self._clocks: dict[ItemKey, tuple[ItemClock, ...]] = {}
         self._records: dict[str, dict[ItemKey, ItemRecord]] = {}
         """By KPI id: each item's opening and clock stops (what period forecasts count)."""
@@ -101,6 +128,22 @@ class OpenClockForecast:
         self._reload(loads, changed_from, done)
 
     def _swap(self, key: ItemKey, new: tuple[SettledCase, ...]) -> None:
+        """An item's cases are now ``new``: the ledger swaps those that changed."""
+        top = self.ledger.dropped_top
+        if top is not None:
+            lateness = self.ledger.lateness
+            low = [c for c in new if training_order(c, lateness) <= top]
+            if _digest(low) != self._digests.get(key, 0):
+                raise TrimmedStateNeeded(
+                    f"breach model: the cases of item {key[1]!r} of {key[0]!r} that were "
+                    f"trimmed (settled up to {top[0].isoformat()}) changed: rebuild the engine "
+                    "from every event seen"
+                )
+            if low:
+                new = tuple(c for c in new if training_order(c, lateness) > top)
+        self._hold(key, new)
+
+    def _hold(self, key: ItemKey, new: tuple[SettledCase, ...]) -> None:
         old = self._cases.get(key, ())
         if new != old:
             self.ledger.replace(old, new)
@@ -118,6 +161,13 @@ class OpenClockForecast:
         moments = {s: m for s, m in changed_from.items() if m is not None and self._kpis.get(s)}
         if not moments:
             return
+        reach_dropped = self.ledger.dropped_reach
+        if reach_dropped is not None and min(moments.values()) <= reach_dropped:
+            raise TrimmedStateNeeded(
+                f"breach model: the load changed from {min(moments.values()).isoformat()}, "
+                f"where trimmed cases read it (up to {reach_dropped.isoformat()}): rebuild the "
+                "engine from every event seen"
+            )
         # Cases learned were read before ``trained_to - lateness``: only a change that early
         # (a late event) can reach them, and only then are they all looked at.
         ledger = self.ledger
@@ -138,7 +188,28 @@ class OpenClockForecast:
                 else replace(c, snapshot=replace(c.snapshot, load=load.at(c.snapshot.at)))
                 for c in self._cases[key]
             )
-            self._swap(key, new)
+            self._hold(key, new)  # the dropped cases read the load before every moment
+
+    def trim(self, before: datetime) -> int:
+        """Drop the learned cases that settled before ``before`` (the engine's trimmed
+        horizon: nothing before it changes any more) down to a ledger checkpoint, keeping each
+        item's dropped cases as a digest (see the module doc); how many were dropped."""
+        dropped = self.ledger.trim(before)
+        top = self.ledger.dropped_top
+        if not dropped or top is None:
+            return dropped
+        lateness = self.ledger.lateness
+        for key, cases in list(self._cases.items()):
+            low = [c for c in cases if training_order(c, lateness) <= top]
+            if not low:
+                continue
+            self._digests[key] = (self._digests.get(key, 0) + _digest(low)) % _DIGEST_MOD
+            kept = tuple(c for c in cases if training_order(c, lateness) > top)
+            if kept:
+                self._cases[key] = kept
+            else:
+                del self._cases[key]
+        return dropped
 
     def forget(self, keys: Iterable[ItemKey]) -> None:
         """The engine dropped these items' events: drop their clocks (their cases stay)."""

@@ -16,6 +16,12 @@ moved a case's load features) rolls the model back to the last checkpoint before
 ``CHECKPOINT_EVERY`` cases learned, and the empty model) and relearns forward from there in
 the same order, so the model is again the one trained on the whole set, as a backtest of the
 same events computes it.
+
+``trim(before)`` bounds the ledger by recent work: it drops the learned cases below the newest
+checkpoint whose cases all settled before ``before`` (the engine's trimmed horizon), keeping
+that checkpoint's model. Answers are unchanged; a later change at or below the last dropped case
+(which would roll back behind the kept checkpoint) raises ``TrimmedStateNeeded`` before the
+ledger changes, and the driver rebuilds from every event seen.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
+from outcome_pulse.processors.errors import TrimmedStateNeeded
 from outcome_pulse.processors.forecast.breach_model import (
     MIN_LEARNED,
     CalibratedModel,
@@ -61,8 +68,11 @@ class TrainingLedger:
         self.model = CalibratedModel(make_model())
         self._orders: list[Order] = []  # every case held, in training order
         self._cases: list[SettledCase] = []
-        self._learned = 0  # cases[:learned] are in the model
-        self._checkpoints: list[tuple[int, CalibratedModel]] = []
+        self._learned = 0  # the first ``learned`` cases of the order are in the model
+        self._dropped = 0  # the first ``dropped`` cases of the order are no longer held (trim)
+        self._dropped_top: Order | None = None  # the order of the last case dropped
+        self._dropped_reach: datetime | None = None  # the latest snapshot instant dropped
+        self._checkpoints: list[tuple[int, CalibratedModel]] = []  # (cases learned, model)
         self.trained_to: datetime | None = None
         """The instant the model answers for: every case with training time before it."""
         self.rollbacks = 0
@@ -70,17 +80,71 @@ class TrainingLedger:
 
     @property
     def learned(self) -> int:
+        """How many cases the model learned (dropped ones included)."""
         return self._learned
 
+    @property
+    def dropped(self) -> int:
+        """How many learned cases ``trim`` dropped (the first of the order)."""
+        return self._dropped
+
+    @property
+    def dropped_top(self) -> Order | None:
+        """The training order of the last case dropped (None: none dropped): a case at or
+        below it cannot change any more."""
+        return self._dropped_top
+
+    @property
+    def dropped_reach(self) -> datetime | None:
+        """The latest snapshot instant of a dropped case (None: none dropped): a load change
+        at or before it would have to read a dropped case again."""
+        return self._dropped_reach
+
     def __len__(self) -> int:
+        """How many cases are held (not dropped by ``trim``)."""
         return len(self._cases)
 
     def cases(self) -> Iterator[SettledCase]:
+        """The cases held, in training order."""
         return iter(self._cases)
 
     def pending(self) -> list[SettledCase]:
         """The cases not learned yet (training time at or after ``trained_to``)."""
-        return self._cases[self._learned :]
+        return self._cases[self._learned - self._dropped :]
+
+    def trim(self, before: datetime) -> int:
+        """Drop the learned cases below the newest checkpoint whose cases all settled before
+        ``before``, keeping that checkpoint (see the module doc); how many were dropped."""
+        start = self._dropped
+        # Training time is settled_at + lateness: cases[:cut] all settled before ``before``.
+        cut = bisect.bisect_left(self._orders, (before + self.lateness,)) + start
+        cut = min(cut, self._learned)
+        chosen = None
+        for count, model in self._checkpoints:
+            if start < count <= cut:
+                chosen = (count, model)
+        if chosen is None:
+            return 0
+        count = chosen[0]
+        local = count - start
+        gone = self._cases[:local]
+        reach = max(c.snapshot.at for c in gone)
+        if self._dropped_reach is None or reach > self._dropped_reach:
+            self._dropped_reach = reach
+        self._dropped_top = self._orders[local - 1]
+        del self._orders[:local], self._cases[:local]
+        self._checkpoints = [c for c in self._checkpoints if c[0] >= count]
+        self._dropped = count
+        return local
+
+    def _check_held(self, order: Order) -> None:
+        top = self._dropped_top
+        if top is not None and order <= top:
+            raise TrimmedStateNeeded(
+                f"breach model: a case at {order[0].isoformat()} ({order[1]}/{order[2]}/"
+                f"{order[3]}) changed below the cases trimmed (up to {top[0].isoformat()}): "
+                "rebuild the engine from every event seen"
+            )
 
     def replace(self, old: Iterable[SettledCase], new: Iterable[SettledCase]) -> None:
         """Swap cases (an item's, when its events changed); rolls back under a change."""
@@ -88,6 +152,8 @@ class TrainingLedger:
         removed, added = before - after, after - before
         if not removed and not added:
             return
+        for case in removed | added:
+            self._check_held(training_order(case, self.lateness))
         lowest: int | None = None
         for case in removed:
             index = self._index(case)
@@ -98,14 +164,14 @@ class TrainingLedger:
             index = bisect.bisect_left(self._orders, training_order(case, self.lateness))
             lowest = index if lowest is None else min(lowest, index)
         assert lowest is not None
-        if lowest < self._learned:
-            self._roll_back(lowest)
+        if lowest + self._dropped < self._learned:
+            self._roll_back(lowest + self._dropped)
         if len(removed) + len(added) > _BULK:
             self._rebuild_tail(removed, added)
             return
         for case in removed:
             index = self._index(case)
-            assert index is not None and index >= self._learned
+            assert index is not None and index + self._dropped >= self._learned
             del self._orders[index]
             del self._cases[index]
         for case in added:
@@ -118,7 +184,7 @@ class TrainingLedger:
 
     def _rebuild_tail(self, removed: set[SettledCase], added: set[SettledCase]) -> None:
         """``replace`` for many cases at once: the not-learned tail sorted anew."""
-        start = self._learned
+        start = self._learned - self._dropped
         tail = [(o, c) for o, c in zip(self._orders[start:], self._cases[start:], strict=True)]
         tail = [(o, c) for o, c in tail if c not in removed]
         tail.extend((training_order(c, self.lateness), c) for c in added)
@@ -138,7 +204,9 @@ class TrainingLedger:
         return None
 
     def _roll_back(self, position: int) -> None:
-        """Back to the newest checkpoint at or before ``position`` cases learned."""
+        """Back to the newest checkpoint at or before ``position`` cases learned (never behind
+        the cases dropped: ``replace`` refused such a change)."""
+        assert position >= self._dropped
         while self._checkpoints and self._checkpoints[-1][0] > position:
             self._checkpoints.pop()
         if self._checkpoints:
@@ -158,10 +226,10 @@ class TrainingLedger:
                 f"({self.trained_to.isoformat()}): use a new ledger for earlier instants"
             )
         self.trained_to = instant
-        start = self._learned
+        start, base = self._learned, self._dropped
         cases, orders = self._cases, self._orders
-        while self._learned < len(cases) and orders[self._learned][0] < instant:
-            case = cases[self._learned]
+        while self._learned - base < len(cases) and orders[self._learned - base][0] < instant:
+            case = cases[self._learned - base]
             self.model.learn(features(case.snapshot), case.breached)
             self._learned += 1
             if self._learned % self._every == 0:

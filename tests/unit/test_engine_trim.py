@@ -22,6 +22,7 @@ from outcome_pulse.processors.contract import Contract
 from outcome_pulse.processors.engine import ContractEngine
 from outcome_pulse.processors.engine.results import PointKey
 from outcome_pulse.processors.errors import EngineStateError, TrimmedStateNeeded
+from outcome_pulse.processors.forecast import training
 from outcome_pulse.processors.lifecycle import ItemEvent, Lifecycle
 from outcome_pulse.processors.measurements import IndicatorPoint
 from outcome_pulse.processors.reference_evaluation import ContractEvaluation as Reference
@@ -256,3 +257,113 @@ def test_real_log_trimmed_equals_the_reference(name: str, contract_file: str, li
         contract, batches, set(range(0, len(batches), 2)), timedelta(days=2)
     )
     assert driver.trimmed, "a long history has items to trim"
+
+
+# -- the breach model's training ledger trimmed with the engine ------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    raw=raw_events,
+    late=raw_events,
+    seed=st.integers(0, 10_000),
+    sizes=st.lists(st.integers(1, 8), min_size=1, max_size=10),
+    margin=MARGINS,
+    every=st.sampled_from([1, 2, 5]),
+)
+def test_trimmed_ledger_equals_the_reference(
+    raw: list[Any],
+    late: list[Any],
+    seed: int,
+    sizes: list[int],
+    margin: timedelta,
+    every: int,
+) -> None:
+    """As ``test_trimmed_engine_equals_the_reference``, with ledger checkpoints every few
+    cases, so the trims drop the breach model's cases too (late events below them)."""
+    rng = random.Random(seed)
+    on_time = sorted(build(raw), key=lambda e: e[0].time)
+    behind = [
+        (replace(e, event_id=f"late-{e.event_id}", time=e.time - rng.choice(BACK)), seq)
+        for e, seq in build(late)
+    ]
+    batches = [
+        *batches_of(on_time, sizes),
+        *batches_of(behind + rng.sample(on_time, min(3, len(on_time))), sizes),
+    ]
+    trim_after = {n for n in range(len(batches)) if rng.random() < 0.5}
+    with patch.object(training, "CHECKPOINT_EVERY", every):
+        assert_same_trimmed_steps(rolling_contract(), batches, trim_after, margin)
+
+
+def _month(days: int = 30) -> Events:
+    """Four incidents a day, P1 and P2, resolved after 1 to 11 hours (some breach), and two
+    left open on the last day: enough settled cases for the breach model to answer."""
+    raw = []
+    for day in range(days):
+        for k in range(4):
+            opened = 96 * day + 24 * k
+            hours = 1 + 2 * k + (day % 5)
+            priority = "P1" if (day + k) % 2 else "P2"
+            raw.append((f"i{day}-{k}", 0, opened, priority, "x", 0))
+            raw.append((f"i{day}-{k}", 3, opened + 4 * hours, priority, "x", 0))
+    raw.append(("x-open-1", 0, 96 * (days - 1) + 8, "P1", "x", 0))
+    raw.append(("x-open-2", 0, 96 * (days - 1) + 40, "P2", "x", 0))
+    events = sorted(build(raw), key=lambda e: e[0].time)
+    return [(replace(e, event_id=f"{e.item_id}-{n}"), s) for n, (e, s) in enumerate(events)]
+
+
+def test_a_late_event_below_a_dropped_ledger_checkpoint_rebuilds() -> None:
+    contract = rolling_contract()
+    history = _month()
+    batches = batches_of(history, [8] * 40)
+    with patch.object(training, "CHECKPOINT_EVERY", 10):
+        driver = assert_same_trimmed_steps(
+            contract, batches, set(range(len(batches))), timedelta(0)
+        )
+        ledger = driver.engine.breach_forecast.ledger
+        assert ledger.dropped >= 10 and ledger.dropped % 10 == 0, "the ledger was trimmed"
+        assert ledger.learned >= 30, "the model answers"
+        probabilities = [c.breach_probability for c in driver.engine.open_clocks.values()]
+        assert any(p is not None and 0 < p < 1 for p in probabilities), "the model answers"
+        reach = ledger.dropped_reach
+        assert reach is not None
+        # The third day's first incident, made P1 half an hour after it opened: its cases were
+        # dropped with the ledger's checkpoint (below it), so only a rebuild gets it right.
+        first = next(e for e, _ in history if e.item_id == "i2-0")
+        assert first.time < reach
+        late = [(replace(first, event_id="late-1", lifecycle=Lifecycle.PRIORITY_CHANGED,
+                         priority="P1", time=first.time + timedelta(minutes=30)), 0)]  # fmt: skip
+        reference = Reference(contract)
+        for batch in batches:
+            reference.step(batch)
+        got, want = driver.step(late), reference.step(late)
+        assert driver.rebuilds == 1
+        assert _canon(got) == _canon(want)
+        assert driver.engine.open_clocks == reference.last.open_clocks
+        assert driver.points == reference.last.points
+
+
+def test_a_changed_case_of_a_trimmed_item_raises() -> None:
+    """The engine refuses any change behind its horizon before the breach model sees it; the
+    model's own guard (each trimmed item's dropped cases kept as a digest) is checked here."""
+    with patch.object(training, "CHECKPOINT_EVERY", 10):
+        engine = ContractEngine(rolling_contract())
+        history = _month()
+        for batch in batches_of(history, [8] * 40):
+            engine.step(batch)
+        forecast = engine.breach_forecast
+        held = dict(forecast._cases)
+        engine.trim(margin=timedelta(0))
+        key = ("desk", "i1-0")
+        cases = held[key]
+        assert key not in forecast._cases and key in forecast._digests
+        learned = forecast.ledger.learned
+        forecast._swap(key, cases)  # the same cases: nothing changes
+        assert forecast.ledger.learned == learned and forecast.ledger.rollbacks == 0
+        flipped = (replace(cases[0], breached=not cases[0].breached), *cases[1:])
+        with pytest.raises(TrimmedStateNeeded, match="that were trimmed"):
+            forecast._swap(key, flipped)
+        with pytest.raises(TrimmedStateNeeded, match="that were trimmed"):
+            forecast._swap(key, cases[1:])  # one case gone
+        assert forecast.ledger.rollbacks == 0
