@@ -19,10 +19,12 @@ from faust.types import TP
 from outcome_pulse.processors.lifecycle import ItemKind, Lifecycle
 from outcome_pulse.processors.measurements import SERVICE_WIDE, IndicatorPoint
 from outcome_pulse.streams.contract_files import load_contract
+from outcome_pulse.streams.kafka.topics import ITEM_TABLE
 from outcome_pulse.streams.settings import PulseSettings
 from outcome_pulse.streams.wire.events import build_envelope, encode_event
 from outcome_pulse.streams.wire.item_key import item_key
 from tests.support.memory import MemoryEventSink, fixed_clock, memory_adapters, wired_worker
+from tests.unit.test_changelog import RecordingProducer
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 EXAMPLE = Path(str(resources.files("outcome_pulse.contracts") / "helpdesk_tickets.yaml"))
@@ -72,12 +74,24 @@ def test_the_worker_runs_its_batch_route_on_the_injected_sink_and_registry(
             topic, 0, offset=0, key=item_key("unit", "inc-1"), value=created("inc-1"), timestamp=0
         )
 
+        producer = RecordingProducer()  # the changelog is sent on the (unstarted) producer
+        worker.app.producer = producer
+
         async def run() -> None:
             async with agent.test_context():
                 write = ingest_batch([(TP(topic, 0), record)])  # prepared (decoded, folded)
-                await write()  # and written
+                written = asyncio.ensure_future(write())  # and written...
+                for _ in range(500):
+                    if producer.sent:
+                        break
+                    await asyncio.sleep(0.01)
+                producer.acknowledge()  # ...once its changelog record is acknowledged
+                await written
 
         asyncio.run(run())
+    assert [(topic, partition) for topic, partition, *_ in producer.sent] == [
+        (worker.app.tables[ITEM_TABLE].changelog_topic_name, 0)
+    ]
     [(events, states)] = sink.flushes
     assert [e.subject for e in events] == ["inc-1"]
     assert [s["status"] for s in states] == ["open"]
