@@ -111,6 +111,22 @@ CONTRACT_KINDS = st.sampled_from([rolling_contract, desk_contract])
 MARGINS = st.sampled_from([timedelta(0), timedelta(hours=3), timedelta(days=1)])
 
 
+def late_batches(seed: int, raw: Any, late: Any, sizes: Any) -> tuple[list[Any], set[int]]:
+    """In time order, then late copies (days behind, some behind the horizon) and a few
+    duplicates, in batches of ``sizes``; and the batches after which to trim (about half)."""
+    rng = random.Random(seed)
+    on_time = sorted(build(raw), key=lambda e: e[0].time)
+    behind = [
+        (replace(e, event_id=f"late-{e.event_id}", time=e.time - rng.choice(BACK)), seq)
+        for e, seq in build(late)
+    ]
+    batches = [
+        *batches_of(on_time, sizes),
+        *batches_of(behind + rng.sample(on_time, min(3, len(on_time))), sizes),
+    ]
+    return batches, {n for n in range(len(batches)) if rng.random() < 0.5}
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     raw=raw_events,
@@ -130,17 +146,7 @@ def test_trimmed_engine_equals_the_reference(
 ) -> None:
     """In time order, then late events (days behind, some behind the horizon) and duplicates,
     trimmed after random steps."""
-    rng = random.Random(seed)
-    on_time = sorted(build(raw), key=lambda e: e[0].time)
-    behind = [
-        (replace(e, event_id=f"late-{e.event_id}", time=e.time - rng.choice(BACK)), seq)
-        for e, seq in build(late)
-    ]
-    batches = [
-        *batches_of(on_time, sizes),
-        *batches_of(behind + rng.sample(on_time, min(3, len(on_time))), sizes),
-    ]
-    trim_after = {n for n in range(len(batches)) if rng.random() < 0.5}
+    batches, trim_after = late_batches(seed, raw, late, sizes)
     assert_same_trimmed_steps(contract(), batches, trim_after, margin)
 
 
@@ -281,17 +287,7 @@ def test_trimmed_ledger_equals_the_reference(
 ) -> None:
     """As ``test_trimmed_engine_equals_the_reference``, with ledger checkpoints every few
     cases, so the trims drop the breach model's cases too (late events below them)."""
-    rng = random.Random(seed)
-    on_time = sorted(build(raw), key=lambda e: e[0].time)
-    behind = [
-        (replace(e, event_id=f"late-{e.event_id}", time=e.time - rng.choice(BACK)), seq)
-        for e, seq in build(late)
-    ]
-    batches = [
-        *batches_of(on_time, sizes),
-        *batches_of(behind + rng.sample(on_time, min(3, len(on_time))), sizes),
-    ]
-    trim_after = {n for n in range(len(batches)) if rng.random() < 0.5}
+    batches, trim_after = late_batches(seed, raw, late, sizes)
     with patch.object(training, "CHECKPOINT_EVERY", every):
         assert_same_trimmed_steps(rolling_contract(), batches, trim_after, margin)
 
