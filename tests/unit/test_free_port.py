@@ -32,10 +32,26 @@ def test_each_test_process_has_its_own_slice(
     )
 
 
+def _free_pair() -> int:
+    """A port of this process's slice that is free now, and the next one too."""
+    for port in sandbox._port_slice():
+        with socket.socket() as first, socket.socket() as second:
+            try:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    pytest.fail("no two consecutive free ports in this process's slice")
+
+
 def test_a_port_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    taken = sandbox.free_port()
+    # A fresh record of handed-out ports, and a pair (taken, taken + 1) both free: a port handed
+    # out earlier in this process, or bound by another, must not make the test flaky (seen in
+    # CI: taken + 1 was in use, so the slice of two held no free port).
+    monkeypatch.setattr(sandbox, "_handed_out", set())
+    taken = _free_pair()
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", taken))
-        sandbox._handed_out.discard(taken)  # as if another process had chosen it
         monkeypatch.setattr(sandbox, "_port_slice", lambda: range(taken, taken + 2))
         assert sandbox.free_port() == taken + 1
